@@ -1,0 +1,41 @@
+# The README's commands. Each target creates/uses .venv, so a fresh clone needs nothing else.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PHOTOS ?= ./photos
+DATA ?= ./data
+
+.PHONY: run test test-fast test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p $(PHOTOS) $(DATA)
+	PHOTONIX_DEV=1 PHOTONIX_PHOTOS_DIR=$(PHOTOS) PHOTONIX_DATA_DIR=$(DATA) $(BIN)/photonix sample-album
+	PHOTONIX_DEV=1 PHOTONIX_PHOTOS_DIR=$(PHOTOS) PHOTONIX_DATA_DIR=$(DATA) $(BIN)/photonix serve
+
+# Everything: unit, API, integration (real gunicorn/redis/postgresql), then the core tests on PostgreSQL.
+test: $(STAMP)
+	$(BIN)/pytest -q
+	$(BIN)/pytest -q --db=postgres tests/unit tests/api
+
+# The quick layers only: no real servers.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not integration and not browser and not slow"
+
+test-postgres: $(STAMP)
+	$(BIN)/pytest -q --db=postgres tests/unit tests/api
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""create_app(config=None): wires config, logging, database, error handling and blueprints.
+
+A recipe, not a program: no network, no threads, no migrations. Background jobs start from
+`photonix serve` / gunicorn hooks (services/jobs.py), never from here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from blueprints import errors, health
+from config import Config, load_config
+from services.database import bind_database, close_connection, open_database
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or load_config()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.extensions["photonix"] = config
+    _configure_logging(config)
+    bind_database(open_database(config.database_url))
+    app.teardown_appcontext(lambda _exc: close_connection())
+    if config.trusted_proxies:
+        hops = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def _configure_logging(config: Config) -> None:
+    logger = logging.getLogger("photonix")
+    logger.setLevel(logging.DEBUG if config.auth_debug else logging.INFO)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)

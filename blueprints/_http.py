@@ -1,0 +1,22 @@
+"""Small request helpers shared by the blueprints: the app's Config and the JSON body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from config import Config
+from errors import InvalidJson
+
+
+def app_config() -> Config:
+    return current_app.extensions["photonix"]
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidJson (400) when it is anything else."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise InvalidJson("The request body must be a JSON object.")
+    return body

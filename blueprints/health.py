@@ -1,0 +1,18 @@
+"""GET /health: 200 when the database and storage are usable, 503 naming the failing part."""
+
+from flask import Blueprint, jsonify
+
+from blueprints._http import app_config
+from services.health import check_health
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def get_health():
+    config = app_config()
+    healthy, report = check_health(config.photos_dir, config.data_dir)
+    response = jsonify(report)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

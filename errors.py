@@ -1,0 +1,103 @@
+"""The application's error hierarchy: every failure a client can see is an AppError.
+
+Each class carries an HTTP status and an UPPER_SNAKE code. Services raise these; only
+blueprints/errors.py turns them into a response body. No Flask import here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    status = 500
+    code = "INTERNAL_ERROR"
+    message = "Something went wrong on the server."
+
+    def __init__(self, message: str | None = None, **extra: Any):
+        self.message = message or self.message
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "BAD_REQUEST"
+    message = "The request could not be understood."
+
+
+class InvalidJson(BadRequest):
+    code = "INVALID_JSON"
+    message = "The request body is not valid JSON."
+
+
+class ValidationFailed(BadRequest):
+    """A field has a bad value; `field` names it for the client."""
+
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, field: str, message: str, **extra: Any):
+        super().__init__(message, field=field, **extra)
+
+
+class InvalidPath(BadRequest):
+    code = "INVALID_PATH"
+    message = "The path is not a valid gallery path."
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "AUTH_REQUIRED"
+    message = "Log in to view this gallery."
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "FORBIDDEN"
+    message = "You are not allowed to do this."
+
+
+class PathForbidden(Forbidden):
+    code = "PATH_FORBIDDEN"
+    message = "This path leads outside the gallery."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "NOT_FOUND"
+    message = "Nothing was found at this address."
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    message = "This address does not accept this method."
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "The request body is too large."
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "Send the request body as application/json."
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "RATE_LIMITED"
+    message = "Too many requests; slow down and try again shortly."
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    message = "The server cannot do this right now."
+
+
+class DatabaseBusy(ServiceUnavailable):
+    code = "DATABASE_BUSY"
+    message = "The database is busy; try again in a moment."

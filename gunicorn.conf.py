@@ -1,0 +1,37 @@
+"""gunicorn settings: gevent workers, bind and worker count from PHOTONIX_* config, SSE-friendly timeouts.
+
+Background jobs start in each worker after fork (post_worker_init), never in create_app; only the
+process holding the database lease actually runs them (services/jobs.py).
+"""
+
+from config import load_config
+
+_config = load_config()
+
+bind = [_config.bind]
+workers = _config.workers
+worker_class = "gevent"
+# A hard cap per worker on open connections, SSE streams included (gunicorn's default is 1000).
+worker_connections = 10_000
+timeout = 30
+graceful_timeout = 10
+keepalive = 75
+# Only ProxyFix (PHOTONIX_TRUSTED_PROXIES) may trust X-Forwarded-*; gunicorn must not do it on its own.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+accesslog = "-"
+access_log_format = '%(h)s fwd="%({x-forwarded-for}i)s" "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+errorlog = "-"
+proc_name = "photonix"
+
+
+def post_worker_init(worker):
+    from services import jobs
+
+    jobs.start_background(worker.wsgi.extensions["photonix"])
+
+
+def worker_exit(server, worker):
+    from services import jobs
+
+    jobs.stop_background()

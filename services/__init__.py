@@ -1,0 +1,1 @@
+"""Business rules, background jobs and I/O. Nothing in this package imports Flask."""

@@ -1,0 +1,82 @@
+"""Opening the database named by a URL, binding it to the models, creating the schema.
+
+SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets a bounded connection pool
+with a wait timeout (an unbounded wait raises MaxConnectionsExceeded under load).
+"""
+
+from __future__ import annotations
+
+import peewee
+from playhouse.db_url import parse
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
+
+from errors import DatabaseBusy
+from models import ALL_MODELS, database
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_MAX_CONNECTIONS = 32
+PG_POOL_WAIT_S = 10
+PG_STALE_S = 300
+
+
+def open_database(url: str) -> peewee.Database:
+    """A peewee Database for `url` (sqlite:///path or postgresql://…); connects lazily."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
+        return peewee.SqliteDatabase(
+            path,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "synchronous": "normal",
+            },
+        )
+    params = parse(url.replace("+pool", "", 1))
+    name = params.pop("database")
+    return PooledPostgresqlDatabase(
+        name,
+        max_connections=PG_MAX_CONNECTIONS,
+        stale_timeout=PG_STALE_S,
+        timeout=PG_POOL_WAIT_S,
+        **params,
+    )
+
+
+def bind_database(db: peewee.Database) -> None:
+    """Point every model at `db`."""
+    database.initialize(db)
+
+
+def init_db() -> None:
+    """Create missing tables and indexes; safe to run any number of times, also concurrently."""
+    with database.connection_context():
+        database.create_tables(ALL_MODELS, safe=True)
+
+
+def ping() -> None:
+    """Raise peewee.DatabaseError (or OperationalError) unless the database answers."""
+    database.execute_sql("SELECT 1").fetchone()
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def close_connection() -> None:
+    """Give back this greenlet's/thread's connection, if it has one."""
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+def busy_error(exc: BaseException) -> DatabaseBusy | None:
+    """A DatabaseBusy for a lock/pool timeout, so the client gets 503 instead of 500; else None."""
+    if isinstance(exc, MaxConnectionsExceeded):
+        return DatabaseBusy()
+    if isinstance(exc, peewee.OperationalError) and any(
+        word in str(exc).lower() for word in ("locked", "busy", "timeout")
+    ):
+        return DatabaseBusy()
+    return None

@@ -1,0 +1,50 @@
+"""Health checks: is the database answering, are the photos readable and the data dir writable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from services import database
+from services.version import VERSION
+
+log = logging.getLogger("photonix.health")
+
+
+def check_health(photos_dir: Path, data_dir: Path) -> tuple[bool, dict[str, str]]:
+    """(healthy, report). The report names each part "ok" or what is wrong with it."""
+    report = {
+        "database": _check_database(),
+        "storage": _check_storage(photos_dir, data_dir),
+    }
+    healthy = all(value == "ok" for value in report.values())
+    return healthy, {"status": "ok" if healthy else "unhealthy", **report, "version": VERSION}
+
+
+def _check_database() -> str:
+    try:
+        database.ping()
+    except Exception as exc:  # any driver error means "not usable", whatever its class
+        log.warning("health: database check failed: %s", exc)
+        return "unavailable"
+    finally:
+        database.close_connection()
+    return "ok"
+
+
+def _check_storage(photos_dir: Path, data_dir: Path) -> str:
+    try:
+        with os.scandir(photos_dir) as entries:
+            next(entries, None)
+    except OSError as exc:
+        log.warning("health: photos folder %s unreadable: %s", photos_dir, exc)
+        return "photos folder unreadable"
+    try:
+        with tempfile.TemporaryFile(dir=data_dir, prefix=".health-"):
+            pass
+    except OSError as exc:
+        log.warning("health: data folder %s not writable: %s", data_dir, exc)
+        return "data folder not writable"
+    return "ok"

@@ -1,0 +1,77 @@
+"""Shared fixtures: a real SQLite file (or PostgreSQL with --db=postgres) and real folders under tmp_path."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from config import load_config
+from services.database import close_connection, init_db
+from tests.support import servers
+
+JWT_SECRET = "k3J9-q8Zt2VwX5mN7pR4sL6yB1cD0fGh-test-only"
+ADMIN_SECRET = "adm1n-s3cret-for-tests"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", choices=("sqlite", "postgres"), default="sqlite",
+                     help="database the app fixtures use (default sqlite)")
+
+
+@pytest.fixture(scope="session")
+def db_kind(request) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    with servers.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(request, db_kind, tmp_path) -> str:
+    if db_kind == "postgres":
+        admin = request.getfixturevalue("postgres_admin_url")
+        return servers.create_pg_database(admin, "t_" + uuid.uuid4().hex[:12])
+    return f"sqlite:///{tmp_path / 'data' / 'photonix.db'}"
+
+
+@pytest.fixture
+def photos_dir(tmp_path) -> Path:
+    path = tmp_path / "photos"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(tmp_path, photos_dir, database_url) -> dict[str, str]:
+    """The PHOTONIX_* environment of a test server; tests add or change keys before use."""
+    return {
+        "PHOTONIX_PHOTOS_DIR": str(photos_dir),
+        "PHOTONIX_DATA_DIR": str(tmp_path / "data"),
+        "PHOTONIX_JWT_SECRET": JWT_SECRET,
+        "PHOTONIX_ADMIN_SECRET": ADMIN_SECRET,
+        "PHOTONIX_DATABASE_URL": database_url,
+    }
+
+
+@pytest.fixture
+def config(env):
+    return load_config(env)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    init_db()
+    yield app
+    close_connection()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
