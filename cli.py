@@ -1,0 +1,121 @@
+"""The `photonix` command group: serve, init-db, doctor, version, sample-album.
+
+Commands load the configuration themselves so that a bad configuration is reported as a list of
+problems (exit 2) instead of a traceback; they call services, never HTTP views.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup
+
+from config import Config, ConfigError, load_config
+from services import database
+from services.doctor import check_installation
+from services.sample import create_sample_album
+from services.version import VERSION
+
+ROOT = Path(__file__).resolve().parent
+EXIT_CONFIG = 2
+
+
+def _create_app():
+    from app import create_app
+
+    return create_app(_config_or_exit())
+
+
+class PhotonixGroup(FlaskGroup):
+    """A FlaskGroup (commands may use `with_appcontext`) that never builds the app just to list commands,
+    so `photonix --help` works even when the configuration is broken. Configuration comes from the
+    environment only, so Flask's --app/--env-file/--debug options are dropped."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.params = [p for p in self.params if p.name not in ("app", "env_file", "debug")]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return click.Group.list_commands(self, ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return click.Group.get_command(self, ctx, cmd_name)
+
+
+main = PhotonixGroup(
+    name="photonix",
+    help="Photonix, a self-hosted photo gallery server.",
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+
+
+def _config_or_exit() -> Config:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        click.echo(exc.report(), err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _prepare_database(config: Config) -> None:
+    database.bind_database(database.open_database(config.database_url))
+    database.init_db()
+    database.close_connection()
+
+
+@main.command("serve", with_appcontext=False)
+def serve() -> None:
+    """Prepare the database, then run gunicorn (gevent)."""
+    config = _config_or_exit()
+    _prepare_database(config)
+    click.echo(f"Photonix {VERSION} serving {config.photos_dir} on http://{config.bind} ({config.workers} worker(s))")
+    os.chdir(ROOT)
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"]
+    os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
+
+
+@main.command("init-db", with_appcontext=False)
+def init_db() -> None:
+    """Create or upgrade the database schema (idempotent)."""
+    config = _config_or_exit()
+    _prepare_database(config)
+    click.echo(f"database ready ({'postgresql' if config.is_postgres else 'sqlite'})")
+
+
+@main.command("doctor", with_appcontext=False)
+def doctor() -> None:
+    """Check config, folders, database and limiter storage."""
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        click.echo(exc.report(), err=True)
+        sys.exit(1)
+    click.echo("ok    configuration")
+    failed = False
+    for check in check_installation(config):
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        if not check.ok:
+            failed = True
+            click.echo(f"      fix: {check.fix}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("version", with_appcontext=False)
+def version() -> None:
+    """Print the Photonix version."""
+    click.echo(VERSION)
+
+
+@main.command("sample-album", with_appcontext=False)
+def sample_album() -> None:
+    """Generate a sample album into an empty photos folder."""
+    config = _config_or_exit()
+    written = create_sample_album(config.photos_dir)
+    click.echo(f"sample album: {written} photos written" if written else "photos folder not empty: left as it is")

@@ -1,0 +1,77 @@
+"""Installation checks for `photonix doctor`: files, database and limiter storage.
+
+Each check says what it found and, when something is wrong, how to fix it. No Flask here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from limits.storage import storage_from_string
+
+from config import Config
+from models import ALL_MODELS
+from services import database
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_installation(config: Config) -> list[Check]:
+    return [_photos(config), _data(config), _database(config), _limiter(config)]
+
+
+def _photos(config: Config) -> Check:
+    try:
+        with os.scandir(config.photos_dir) as entries:
+            count = sum(1 for _ in entries)
+    except OSError as exc:
+        return Check("photos folder", False, f"{config.photos_dir}: {exc.strerror}",
+                     "make the folder readable by the user that runs Photonix")
+    return Check("photos folder", True, f"{config.photos_dir} ({count} entries at the top)")
+
+
+def _data(config: Config) -> Check:
+    try:
+        with tempfile.TemporaryFile(dir=config.data_dir, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check("data folder", False, f"{config.data_dir}: {exc.strerror}",
+                     "make the folder writable by the user that runs Photonix")
+    return Check("data folder", True, f"{config.data_dir} is writable")
+
+
+def _database(config: Config) -> Check:
+    name = "postgresql" if config.is_postgres else "sqlite"
+    try:
+        database.bind_database(database.open_database(config.database_url))
+        database.ping()
+        missing = [m._meta.table_name for m in ALL_MODELS if not m.table_exists()]
+    except Exception as exc:  # any driver error: report it, whatever its class
+        return Check("database", False, f"{name}: {exc}".strip(), "check PHOTONIX_DATABASE_URL and that the server runs")
+    finally:
+        database.close_connection()
+    if missing:
+        return Check("database", False, f"{name}: tables missing: {', '.join(missing)}", "run: photonix init-db")
+    return Check("database", True, f"{name}: reachable, schema present")
+
+
+def _limiter(config: Config) -> Check:
+    if config.redis_url is None:
+        return Check("limiter storage", True, f"memory:// (fine for {config.workers} worker on one node)")
+    try:
+        reachable = storage_from_string(config.redis_url).check()
+    except Exception as exc:  # redis client errors vary by version
+        reachable, reason = False, str(exc)
+    else:
+        reason = "no answer to PING"
+    if not reachable:
+        return Check("limiter storage", False, f"redis: {reason}", "start Redis or fix PHOTONIX_REDIS_URL")
+    return Check("limiter storage", True, f"redis reachable, shared by {config.workers} worker(s)")

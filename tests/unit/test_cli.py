@@ -1,0 +1,70 @@
+"""The photonix command, run as a real subprocess the way an owner runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.servers import ROOT
+
+PHOTONIX = str(Path(sys.executable).with_name("photonix"))
+
+
+def run(args, env, timeout=60):
+    base = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+    return subprocess.run([PHOTONIX, *args], env={**base, **env}, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_lists_every_command_with_one_line(tmp_path):
+    result = run(["--help"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "missing")})
+    assert result.returncode == 0, result.stderr
+    for command in ("serve", "init-db", "doctor", "version", "sample-album"):
+        line = next(line for line in result.stdout.splitlines() if line.strip().startswith(command + " "))
+        assert not line.rstrip().endswith("..."), line
+
+
+def test_serve_with_bad_config_prints_every_problem_and_fails(tmp_path):
+    result = run(["serve"], {"PHOTONIX_JWT_SECRET": "short", "PHOTONIX_PHOTOS_DIR": str(tmp_path / "none"),
+                             "PHOTONIX_DATA_DIR": str(tmp_path / "data"), "PHOTONIX_WORKERS": "3"})
+    assert result.returncode == 2
+    for name in ("PHOTONIX_JWT_SECRET", "PHOTONIX_PHOTOS_DIR", "PHOTONIX_WORKERS"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_db_is_idempotent_and_doctor_agrees(env):
+    before = run(["doctor"], env)
+    assert before.returncode == 1 and "photonix init-db" in before.stdout
+    for _ in range(2):
+        assert run(["init-db"], env).returncode == 0
+    after = run(["doctor"], env)
+    assert after.returncode == 0, after.stdout
+    assert "FAIL" not in after.stdout
+
+
+def test_doctor_reports_unreachable_redis(env):
+    result = run(["doctor"], {**env, "PHOTONIX_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 1
+    assert "limiter storage" in result.stdout and "PHOTONIX_REDIS_URL" in result.stdout
+
+
+def test_doctor_with_bad_config_fails(tmp_path):
+    result = run(["doctor"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "none"), "PHOTONIX_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1 and "PHOTONIX_JWT_SECRET" in result.stderr
+
+
+def test_version(env):
+    result = run(["version"], env)
+    assert result.returncode == 0 and result.stdout.strip()[0].isdigit()
+
+
+def test_sample_album_fills_only_an_empty_folder(env, photos_dir):
+    from PIL import Image
+
+    assert "6 photos" in run(["sample-album"], env).stdout
+    photos = sorted(photos_dir.rglob("*.jpg"))
+    assert len(photos) == 6
+    with Image.open(photos[0]) as image:
+        assert image.format == "JPEG" and image.size == (1600, 1066)
+    assert "not empty" in run(["sample-album"], env).stdout
+    assert len(sorted(photos_dir.rglob("*.jpg"))) == 6
