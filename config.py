@@ -17,7 +17,7 @@ from typing import Any
 from limits import parse_many
 
 PREFIX = "PHOTONIX_"
-DEV_SECRET_FILE = "dev-jwt-secret"
+DEV_SECRET_FILE = "dev-jwt-secret"  # noqa: S105 (a file name, not a secret)
 MIN_JWT_SECRET_CHARS = 32
 MIN_ADMIN_SECRET_CHARS = 12
 _PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "your", "secret-key", "default")

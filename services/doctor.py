@@ -55,7 +55,8 @@ def _database(config: Config) -> Check:
         database.ping()
         missing = [m._meta.table_name for m in ALL_MODELS if not m.table_exists()]
     except Exception as exc:  # any driver error: report it, whatever its class
-        return Check("database", False, f"{name}: {exc}".strip(), "check PHOTONIX_DATABASE_URL and that the server runs")
+        fix = "check PHOTONIX_DATABASE_URL and that the database server runs"
+        return Check("database", False, f"{name}: {exc}".strip(), fix)
     finally:
         database.close_connection()
     if missing:
