@@ -101,3 +101,63 @@ class ServiceUnavailable(AppError):
 class DatabaseBusy(ServiceUnavailable):
     code = "DATABASE_BUSY"
     message = "The database is busy; try again in a moment."
+
+
+class TokenExpired(Unauthorized):
+    code = "TOKEN_EXPIRED"
+    message = "Your session has expired; log in again."
+
+
+class TokenInvalid(Unauthorized):
+    code = "TOKEN_INVALID"
+    message = ("The token is malformed or its signature does not match; if the server's "
+               "PHOTONIX_JWT_SECRET changed, log in again.")
+
+
+class TokenRevoked(Unauthorized):
+    code = "TOKEN_REVOKED"
+    message = "This session was ended because the gallery password changed; log in again."
+
+
+class CsrfFailed(Unauthorized):
+    code = "CSRF_FAILED"
+    message = "The X-CSRF-TOKEN header is missing or does not match the CSRF cookie."
+
+
+class InvalidCredentials(Unauthorized):
+    code = "INVALID_CREDENTIALS"
+    message = "The password is not correct."
+
+
+class AdminSecretInvalid(Unauthorized):
+    code = "ADMIN_SECRET_INVALID"
+    message = "The admin secret is not correct."
+
+
+class AdminRequired(Forbidden):
+    code = "ADMIN_REQUIRED"
+    message = "This action needs the admin secret."
+
+
+class LoginLocked(TooManyRequests):
+    code = "LOGIN_LOCKED"
+    message = "Too many failed attempts from your address; wait before trying again."
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(retryAfterSeconds=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class PasswordDisabled(BadRequest):
+    code = "PASSWORD_DISABLED"
+    message = "This gallery has no password; no login is needed."
+
+
+class AdminSecretNotConfigured(ServiceUnavailable):
+    code = "ADMIN_SECRET_NOT_CONFIGURED"
+    message = "Admin actions are disabled: set PHOTONIX_ADMIN_SECRET on the server and restart it."
+
+
+class LimiterUnavailable(ServiceUnavailable):
+    code = "LIMITER_UNAVAILABLE"
+    message = "The login protection store is not reachable; logins are refused until it is back."

@@ -1,0 +1,1 @@
+"""Authentication rules: passwords, lockout, auth state and access decisions. No Flask here."""
