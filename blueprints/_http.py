@@ -8,6 +8,7 @@ from flask import current_app, request
 
 from config import Config
 from errors import InvalidJson
+from services.auth.lockout import normalize_ip
 
 
 def app_config() -> Config:
@@ -20,3 +21,8 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidJson("The request body must be a JSON object.")
     return body
+
+
+def client_ip() -> str:
+    """The client's address as resolved through PHOTONIX_TRUSTED_PROXIES hops (ProxyFix)."""
+    return normalize_ip(request.remote_addr)

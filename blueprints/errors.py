@@ -41,6 +41,9 @@ def error_response(error: errors.AppError):
     body = {**error.extra, "code": error.code, "message": error.message, "requestId": request_id()}
     response = jsonify(body)
     response.status_code = error.status
+    retry_after_s = getattr(error, "retry_after_s", None)
+    if retry_after_s is not None:
+        g.retry_after_s = retry_after_s  # re-applied last: the rate limiter sets its own Retry-After
     return response
 
 
@@ -58,6 +61,8 @@ def _assign_request_id() -> None:
 
 def _send_request_id(response):
     response.headers["X-Request-Id"] = request_id()
+    if "retry_after_s" in g:
+        response.headers["Retry-After"] = str(g.retry_after_s)
     return response
 
 

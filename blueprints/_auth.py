@@ -1,0 +1,174 @@
+"""Who is calling: flask-jwt-extended token checks, auth cookies, and the decorators blueprints use.
+
+`caller()` verifies whatever token was sent (Bearer header or cookie, HS256 only, CSRF for
+cookie-authenticated unsafe methods) and records why it was rejected instead of raising; the
+decorators hand that to services/auth/access.py, which decides. Order: @bp.route outermost,
+then one of @optional_viewer / @viewer_required / @admin_required.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import JWTManager, decode_token, get_jwt, verify_jwt_in_request
+from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAuthorizationError
+from flask_limiter import Limiter
+
+from blueprints._http import app_config, client_ip
+from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized
+from services.auth import access
+from services.auth.lockout import Lockout
+from services.settings import AuthState, auth_state
+
+ACCESS_COOKIE = "auth_token"
+REFRESH_COOKIE = "refresh_token"
+ADMIN_COOKIE = "admin_token"
+CSRF_HEADER = "X-CSRF-TOKEN"
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str | None = None
+    expires_at: int | None = None
+    problem: AppError | None = None
+
+
+def init_auth(app: Flask) -> None:
+    """flask-jwt-extended for tokens, flask-limiter for the per-IP API limit and the lockout storage."""
+    config = app.extensions["photonix"]
+    app.extensions["photonix_limiter"] = Limiter(
+        client_ip, app=app, default_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
+        headers_enabled=True, key_prefix="photonix-rate",
+    )
+    app.config.update(
+        JWT_SECRET_KEY=config.jwt_secret,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers", "cookies"],
+        JWT_ACCESS_COOKIE_NAME=ACCESS_COOKIE,
+        JWT_REFRESH_COOKIE_NAME=REFRESH_COOKIE,
+        JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_IN_COOKIES=True,
+        JWT_ACCESS_CSRF_HEADER_NAME=CSRF_HEADER,
+        JWT_REFRESH_CSRF_HEADER_NAME=CSRF_HEADER,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=config.access_token_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=config.refresh_token_days),
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    JWTManager(app)
+
+
+def caller() -> Caller:
+    """The verified caller of this request (cached); a rejected token leaves its reason in `problem`."""
+    if "caller" not in g:
+        g.caller = _verify_caller()
+    return g.caller
+
+
+def lockout() -> Lockout:
+    """The lockout on the limiter's storage: shared by every worker and node when it is Redis."""
+    return Lockout(current_app.extensions["photonix_limiter"].storage)
+
+
+def optional_viewer(view):
+    """Gallery reads: allowed as the auth mode says; a stale token never breaks a public read."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        who = caller()
+        access.check_gallery_read(request_auth_state(), who.role, who.problem)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def viewer_required(view):
+    """A valid viewer or admin token, whatever the mode."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        who = caller()
+        if who.role is None:
+            raise who.problem or Unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view):
+    """An admin token, admin cookie, or a correct X-Admin-Secret header (which counts toward lockout)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        config = app_config()
+        secret = request.headers.get("X-Admin-Secret")
+        if secret is not None:
+            access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip())
+        else:
+            who = _admin_caller()
+            access.check_admin(who.role, who.problem, config.admin_secret is not None)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def request_auth_state() -> AuthState:
+    if "auth_state" not in g:
+        g.auth_state = auth_state()
+    return g.auth_state
+
+
+def _verify_caller() -> Caller:
+    try:
+        if verify_jwt_in_request(optional=True) is None:
+            return Caller()
+    except Exception as exc:  # every library error becomes one of our codes
+        return Caller(problem=token_problem(exc))
+    return _caller_from_claims(get_jwt())
+
+
+def _admin_caller() -> Caller:
+    """An admin credential from the Bearer header (via caller()) or from the admin cookie."""
+    who = caller()
+    if who.role == access.ROLE_ADMIN or ADMIN_COOKIE not in request.cookies:
+        return who
+    try:
+        claims = decode_token(request.cookies[ADMIN_COOKIE])
+    except Exception as exc:  # as above: map to our codes
+        return Caller(problem=token_problem(exc))
+    # decode_token skips the CSRF check for an empty header value, so compare here, always.
+    sent = request.headers.get(CSRF_HEADER, "")
+    if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent.encode(), str(claims.get("csrf", "")).encode()):
+        return Caller(problem=CsrfFailed())
+    return _caller_from_claims(claims)
+
+
+def _caller_from_claims(claims: dict) -> Caller:
+    role, config = claims.get("role"), app_config()
+    if claims.get("type") != "access" or role not in (access.ROLE_VIEWER, access.ROLE_ADMIN):
+        return Caller(problem=TokenInvalid("This token cannot be used here."))
+    if role == access.ROLE_ADMIN:
+        expected = access.admin_fingerprint(config.admin_secret, config.jwt_secret) if config.admin_secret else None
+        if claims.get("adm") != expected:
+            return Caller(problem=TokenRevoked("The admin secret changed since this admin token was issued."))
+    elif claims.get("epoch") != request_auth_state().epoch or not request_auth_state().password_enabled:
+        return Caller(problem=TokenRevoked())
+    return Caller(role=role, expires_at=claims.get("exp"))
+
+
+def token_problem(exc: Exception) -> AppError:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return TokenExpired()
+    if isinstance(exc, CSRFError):
+        return CsrfFailed()
+    if isinstance(exc, NoAuthorizationError):
+        return TokenInvalid("The Authorization header is not 'Bearer <token>'.")
+    if isinstance(exc, (jwt.InvalidTokenError, JWTExtendedException)):
+        return TokenInvalid()
+    raise exc
