@@ -143,8 +143,8 @@ def _admin_caller() -> Caller:
     except Exception as exc:  # as above: map to our codes
         return Caller(problem=token_problem(exc))
     # decode_token skips the CSRF check for an empty header value, so compare here, always.
-    sent = request.headers.get(CSRF_HEADER, "")
-    if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent.encode(), str(claims.get("csrf", "")).encode()):
+    sent, expected = request.headers.get(CSRF_HEADER, "").encode(), str(claims.get("csrf", "")).encode()
+    if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent, expected):
         return Caller(problem=CsrfFailed())
     return _caller_from_claims(claims)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from models import Setting, database
 
-PASSWORD_ENABLED = "PASSWORD_ENABLED"
-PASSWORD_HASH = "PASSWORD_HASH"
+PASSWORD_ENABLED = "PASSWORD_ENABLED"  # noqa: S105 (setting names, not secrets)
+PASSWORD_HASH = "PASSWORD_HASH"  # noqa: S105
 ALLOW_PUBLIC_ACCESS = "ALLOW_PUBLIC_ACCESS"
 AUTH_EPOCH = "AUTH_EPOCH"
 SYSTEM_ID = "SYSTEM_ID"
