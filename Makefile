@@ -22,14 +22,14 @@ run: $(STAMP)
 # Everything: unit, API, integration (real gunicorn/redis/postgresql), then the core tests on PostgreSQL.
 test: $(STAMP)
 	$(BIN)/pytest -q
-	$(BIN)/pytest -q --db=postgres tests/unit tests/api
+	$(BIN)/pytest -q --db=postgres tests/unit tests/api tests/integration/test_two_processes.py
 
 # The quick layers only: no real servers.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not integration and not browser and not slow"
 
 test-postgres: $(STAMP)
-	$(BIN)/pytest -q --db=postgres tests/unit tests/api
+	$(BIN)/pytest -q --db=postgres tests/unit tests/api tests/integration/test_two_processes.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,87 @@
+"""services/jobs.py in one process: the leader runs its tasks, a failing task harms nobody, stop releases."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import pytest
+
+from services import events, jobs, lease
+from services.database import bind_database, close_connection, init_db, open_database
+
+RENEW_S = 0.05
+TTL_S = 1.0
+WAIT_S = 5.0
+
+
+@pytest.fixture
+def db(database_url, config):
+    database = open_database(database_url)
+    bind_database(database)
+    init_db()
+    yield database
+    close_connection()
+    if hasattr(database, "close_all"):
+        database.close_all()
+
+
+@pytest.fixture
+def tasks(db, monkeypatch):
+    """An empty task registry for the test; the runner is always stopped afterwards."""
+    monkeypatch.setattr(jobs, "_tasks", {})
+    yield jobs.register_periodic
+    jobs.stop_background()
+
+
+def wait_until(predicate, timeout_s: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_pruning_events_is_the_first_registered_task():
+    assert next(iter(jobs._tasks)) == "prune-events"
+
+
+def test_the_leader_runs_its_tasks_and_a_failing_task_does_not_stop_them(tasks, config, caplog):
+    runs: list[float] = []
+    tasks("boom", RENEW_S, lambda: 1 / 0)
+    tasks("count", RENEW_S, lambda: runs.append(time.monotonic()))
+    with caplog.at_level(logging.ERROR, logger="photonix.jobs"):
+        jobs.start_background(config, renew_s=RENEW_S, ttl_s=TTL_S)
+        assert wait_until(lambda: len(runs) >= 3)
+    assert jobs.is_leader()
+    assert "'boom' failed" in caplog.text
+    holder = lease.current_holder(jobs.LEASE_NAME)
+    assert holder is not None and holder.split(":")[1] == str(os.getpid())
+
+    jobs.stop_background()
+    assert not jobs.is_leader()
+    assert lease.current_holder(jobs.LEASE_NAME) is None
+
+
+def test_without_the_lease_nothing_runs(tasks, config):
+    assert lease.try_acquire(jobs.LEASE_NAME, "another-node", 60)
+    runs: list[int] = []
+    tasks("count", RENEW_S, lambda: runs.append(1))
+    jobs.start_background(config, renew_s=RENEW_S, ttl_s=TTL_S)
+    time.sleep(10 * RENEW_S)
+    assert runs == [] and not jobs.is_leader()
+    assert lease.current_holder(jobs.LEASE_NAME) == "another-node"
+
+
+def test_start_refuses_a_ttl_not_longer_than_the_renewal(config):
+    with pytest.raises(ValueError):
+        jobs.start_background(config, renew_s=5, ttl_s=5)
+    assert not jobs.is_leader()
+
+
+def test_stop_background_ends_open_event_streams(db):
+    sub = events.hub().subscribe(None)
+    jobs.stop_background()
+    assert sub.ended == "shutdown"
+    with pytest.raises(events.SubscriptionEnded):
+        sub.get(0)

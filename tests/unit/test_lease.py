@@ -1,0 +1,91 @@
+"""services/lease.py on a real database: acquire, renew, expiry takeover, release, and racing contenders."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from services import lease
+from services.database import bind_database, close_connection, init_db, open_database
+
+T0 = 1_000_000.0
+CONTENDERS = 8
+
+
+@pytest.fixture
+def db(database_url):
+    if database_url.startswith("sqlite:///"):
+        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    database = open_database(database_url)
+    bind_database(database)
+    init_db()
+    yield database
+    close_connection()
+    if hasattr(database, "close_all"):
+        database.close_all()
+
+
+def test_acquire_renew_expire_and_release(db):
+    assert lease.try_acquire("jobs", "a", 10, now=T0)
+    assert not lease.try_acquire("jobs", "b", 10, now=T0 + 5)
+    assert lease.try_acquire("jobs", "a", 10, now=T0 + 5)  # renewed: now expires at T0 + 15
+    assert not lease.try_acquire("jobs", "b", 10, now=T0 + 14)
+    assert lease.current_holder("jobs", now=T0 + 14) == "a"
+    assert lease.current_holder("jobs", now=T0 + 16) is None
+
+    assert lease.try_acquire("jobs", "b", 10, now=T0 + 16)
+    assert not lease.try_acquire("jobs", "a", 10, now=T0 + 17)
+    assert lease.current_holder("jobs", now=T0 + 17) == "b"
+
+    assert not lease.release("jobs", "a")
+    assert lease.current_holder("jobs", now=T0 + 17) == "b"
+    assert lease.release("jobs", "b")
+    assert lease.current_holder("jobs", now=T0 + 17) is None
+    assert lease.try_acquire("jobs", "a", 10, now=T0 + 17)
+
+
+def test_expiry_keeps_subsecond_precision_at_real_epoch_times(db):
+    """Epoch seconds need an 8-byte float column: a 4-byte REAL rounds them to 128 s steps."""
+    now = time.time()
+    assert lease.try_acquire("jobs", "a", 1.5, now=now)
+    assert lease.current_holder("jobs", now=now + 1.4) == "a"
+    assert lease.current_holder("jobs", now=now + 1.6) is None
+    assert not lease.try_acquire("jobs", "b", 1.5, now=now + 1.4)
+    assert lease.try_acquire("jobs", "b", 1.5, now=now + 1.6)
+
+
+def test_leases_with_different_names_are_independent(db):
+    assert lease.try_acquire("jobs", "a", 10, now=T0)
+    assert lease.try_acquire("other", "b", 10, now=T0)
+    assert lease.current_holder("jobs", now=T0) == "a"
+    assert lease.current_holder("other", now=T0) == "b"
+
+
+def test_holder_ids_are_unique_and_name_the_process():
+    first, second = lease.holder_id(), lease.holder_id()
+    assert first != second
+    assert first.split(":")[1] == str(os.getpid())
+
+
+@pytest.mark.parametrize("existing", ["missing", "expired"])
+def test_racing_contenders_elect_exactly_one(db, existing):
+    if existing == "expired":
+        assert lease.try_acquire("jobs", "gone", 1, now=time.time() - 60)
+    start = threading.Barrier(CONTENDERS)
+
+    def contend(index: int) -> bool:
+        try:
+            start.wait(10)
+            return lease.try_acquire("jobs", f"h{index}", 30)
+        finally:
+            close_connection()
+
+    with ThreadPoolExecutor(CONTENDERS) as pool:
+        results = list(pool.map(contend, range(CONTENDERS), timeout=30))
+    assert results.count(True) == 1
+    assert lease.current_holder("jobs") == f"h{results.index(True)}"
