@@ -9,7 +9,7 @@ import pytest
 
 from app import create_app
 from config import load_config
-from services.database import close_connection, init_db
+from services.database import bind_database, close_connection, init_db, open_database
 from tests.support import servers
 
 JWT_SECRET = "k3J9-q8Zt2VwX5mN7pR4sL6yB1cD0fGh-test-only"
@@ -62,6 +62,18 @@ def env(tmp_path, photos_dir, database_url) -> dict[str, str]:
 @pytest.fixture
 def config(env):
     return load_config(env)
+
+
+@pytest.fixture
+def db(config):
+    """The test database opened, bound to the models and migrated, without a Flask app."""
+    database = open_database(config.database_url)
+    bind_database(database)
+    init_db()
+    yield database
+    close_connection()
+    if hasattr(database, "close_all"):  # the PostgreSQL pool
+        database.close_all()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from services import events, lease
-from services.database import bind_database, close_connection, init_db, open_database
 
 pytestmark = pytest.mark.integration
 
@@ -112,17 +111,6 @@ class Child:
             self.proc.kill()
         self.proc.wait(10)
         self.proc.stdout.close()
-
-
-@pytest.fixture
-def db(database_url, config):
-    database = open_database(database_url)
-    bind_database(database)
-    init_db()
-    yield database
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
 
 
 @pytest.fixture

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from models import Event as EventRow
 from services import events
-from services.database import bind_database, close_connection, init_db, open_database
 
 WAIT_S = 5.0
-
-
-@pytest.fixture
-def db(database_url):
-    if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    database = open_database(database_url)
-    bind_database(database)
-    init_db()
-    yield database
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
 
 
 @pytest.fixture

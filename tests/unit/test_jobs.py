@@ -9,22 +9,10 @@ import time
 import pytest
 
 from services import events, jobs, lease
-from services.database import bind_database, close_connection, init_db, open_database
 
 RENEW_S = 0.05
 TTL_S = 1.0
 WAIT_S = 5.0
-
-
-@pytest.fixture
-def db(database_url, config):
-    database = open_database(database_url)
-    bind_database(database)
-    init_db()
-    yield database
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
 
 
 @pytest.fixture

@@ -6,28 +6,14 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from services import lease
-from services.database import bind_database, close_connection, init_db, open_database
+from services.database import close_connection
 
 T0 = 1_000_000.0
 CONTENDERS = 8
-
-
-@pytest.fixture
-def db(database_url):
-    if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    database = open_database(database_url)
-    bind_database(database)
-    init_db()
-    yield database
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
 
 
 def test_acquire_renew_expire_and_release(db):
