@@ -1,4 +1,4 @@
-"""The `photonix` command group: serve, init-db, doctor, version, sample-album.
+"""The `photonix` command group: serve, init-db, doctor, set-password, version, sample-album.
 
 Commands load the configuration themselves so that a bad configuration is reported as a list of
 problems (exit 2) instead of a traceback; they call services, never HTTP views.
@@ -14,7 +14,8 @@ import click
 from flask.cli import FlaskGroup
 
 from config import Config, ConfigError, load_config
-from services import database
+from errors import ValidationFailed
+from services import database, settings
 from services.doctor import check_installation
 from services.sample import create_sample_album
 from services.version import VERSION
@@ -105,6 +106,37 @@ def doctor() -> None:
             failed = True
             click.echo(f"      fix: {check.fix}")
     sys.exit(1 if failed else 0)
+
+
+@main.command("set-password", with_appcontext=False)
+@click.option("--off", is_flag=True, help="Turn password protection off instead (the gallery becomes open).")
+@click.option("--public/--private", default=None, help="Also allow or forbid reading without logging in.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+def set_password(off: bool, public: bool | None, password_stdin: bool) -> None:
+    """Set or turn off the gallery password; logs every viewer out.
+
+    For an owner locked out of the web UI: works on the database directly, no admin secret needed.
+    """
+    config = _config_or_exit()
+    if off:
+        changes: dict[str, object] = {"passwordEnabled": False}
+    elif password_stdin:
+        changes = {"newPassword": sys.stdin.readline().rstrip("\r\n")}
+    else:
+        changes = {"newPassword": click.prompt("New gallery password", hide_input=True, confirmation_prompt=True)}
+    if public is not None:
+        changes["publicAccess"] = public
+    _prepare_database(config)
+    try:
+        changed = settings.change_settings(changes)
+        state = settings.auth_state()
+    except ValidationFailed as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    finally:
+        database.close_connection()
+    mode = "off" if not state.password_enabled else "on, " + ("public" if state.public_access else "private")
+    click.echo(f"password protection {mode}" + ("" if changed else " (nothing changed)"))
 
 
 @main.command("version", with_appcontext=False)

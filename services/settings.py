@@ -1,17 +1,22 @@
 """Runtime settings kept in the `setting` table: gallery password, public access, auth epoch, title.
 
 `auth_state()` is read on every request that needs it (one query), so a password change on one
-node revokes tokens on every node at once. Writers bump AUTH_EPOCH whenever the password is set,
-changed, enabled, disabled or reset.
+node revokes tokens on every node at once. `change_settings()` validates an owner's change, bumps
+AUTH_EPOCH whenever the password is set, changed, enabled or disabled, and publishes the events.
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from errors import ValidationFailed
 from models import Setting, database
+from services import events
+from services.auth.passwords import hash_password
 
 PASSWORD_ENABLED = "PASSWORD_ENABLED"  # noqa: S105 (setting names, not secrets)
 PASSWORD_HASH = "PASSWORD_HASH"  # noqa: S105
@@ -21,6 +26,10 @@ SYSTEM_ID = "SYSTEM_ID"
 SITE_TITLE = "SITE_TITLE"
 DEFAULT_SITE_TITLE = "Photonix"
 _AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE)
+MAX_SITE_TITLE_CHARS = 80
+# What an owner may change, by the name the API uses.
+CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle")
+AUTH_CHANGES = ("password", "passwordEnabled", "publicAccess")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,39 @@ def auth_state() -> AuthState:
     )
 
 
+def change_settings(changes: Mapping[str, object]) -> list[str]:
+    """Validate and apply an owner's change; return the names that changed (`password` for a new one).
+
+    Raises ValidationFailed naming the field for unknown names and bad values. Publishes
+    `settings-changed {keys}` and, when access rules changed, `auth-changed {passwordEnabled, publicAccess}`.
+    """
+    _check_names(changes)
+    state = auth_state()
+    enable = _boolean(changes, "passwordEnabled")
+    public = _boolean(changes, "publicAccess")
+    title = _site_title(changes.get("siteTitle")) if "siteTitle" in changes else None
+    if "newPassword" not in changes and enable and not state.password_hash:
+        raise ValidationFailed("newPassword", "Set a password (newPassword) to turn password protection on.")
+    writes, changed = {}, []
+    if "newPassword" in changes:
+        writes[PASSWORD_HASH] = hash_password(changes["newPassword"])
+        changed.append("password")
+        enable = True if enable is None else enable  # setting a password means wanting one
+    if enable is not None and enable != state.password_enabled:
+        writes[PASSWORD_ENABLED] = "1" if enable else "0"
+        changed.append("passwordEnabled")
+    if public is not None and public != state.public_access:
+        writes[ALLOW_PUBLIC_ACCESS] = "1" if public else "0"
+        changed.append("publicAccess")
+    if title is not None and title != state.site_title:
+        writes[SITE_TITLE] = title
+        changed.append("siteTitle")
+    if changed:
+        write_settings(writes, bump_epoch="password" in changed or "passwordEnabled" in changed)
+        _announce(changed)
+    return changed
+
+
 def write_settings(changes: dict[str, str], bump_epoch: bool) -> None:
     """Write `changes` (key -> text) and optionally bump the auth epoch, in one short transaction."""
     now = time.time()
@@ -74,3 +116,36 @@ def _create_system_id() -> str:
     """A stable id for this installation; the first writer wins when several race."""
     Setting.insert(key=SYSTEM_ID, value=uuid.uuid4().hex, updated_at=time.time()).on_conflict_ignore().execute()
     return Setting.get(Setting.key == SYSTEM_ID).value
+
+
+def _check_names(changes: Mapping[str, object]) -> None:
+    for name in changes:
+        if name not in CHANGEABLE:
+            raise ValidationFailed(str(name), f"Unknown setting {name!r}; settings are {', '.join(CHANGEABLE)}.")
+    if not changes:
+        raise ValidationFailed("body", f"Send at least one of {', '.join(CHANGEABLE)}.")
+
+
+def _boolean(changes: Mapping[str, object], name: str) -> bool | None:
+    value = changes.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ValidationFailed(name, f"{name} must be true or false.")
+    return value
+
+
+def _site_title(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationFailed("siteTitle", "siteTitle must be a string.")
+    title = value.strip()
+    if not title or len(title) > MAX_SITE_TITLE_CHARS:
+        raise ValidationFailed("siteTitle", f"siteTitle needs 1 to {MAX_SITE_TITLE_CHARS} characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in title):
+        raise ValidationFailed("siteTitle", "siteTitle may not contain control characters.")
+    return title
+
+
+def _announce(changed: list[str]) -> None:
+    events.publish("settings-changed", {"keys": changed})
+    if any(name in AUTH_CHANGES for name in changed):
+        state = auth_state()
+        events.publish("auth-changed", {"passwordEnabled": state.password_enabled, "publicAccess": state.public_access})

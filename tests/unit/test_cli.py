@@ -9,16 +9,16 @@ from tests.support.servers import ROOT
 PHOTONIX = str(Path(sys.executable).with_name("photonix"))
 
 
-def run(args, env, timeout=60):
+def run(args, env, timeout=60, stdin=None):
     base = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
     return subprocess.run([PHOTONIX, *args], env={**base, **env}, cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, input=stdin)
 
 
 def test_help_lists_every_command_with_one_line(tmp_path):
     result = run(["--help"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "missing")})
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "init-db", "doctor", "version", "sample-album"):
+    for command in ("serve", "init-db", "doctor", "set-password", "version", "sample-album"):
         line = next(line for line in result.stdout.splitlines() if line.strip().startswith(command + " "))
         assert not line.rstrip().endswith("..."), line
 
@@ -68,3 +68,20 @@ def test_sample_album_fills_only_an_empty_folder(env, photos_dir):
         assert image.format == "JPEG" and image.size == (1600, 1066)
     assert "not empty" in run(["sample-album"], env).stdout
     assert len(sorted(photos_dir.rglob("*.jpg"))) == 6
+
+
+def test_set_password_for_an_owner_locked_out_of_the_web_ui(env, app):
+    from services import settings
+    from services.auth.passwords import verify_password
+
+    result = run(["set-password", "--password-stdin", "--public"], env, stdin="new gallery password\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "password protection on, public"
+    state = settings.auth_state()
+    assert state.password_enabled and state.public_access and state.epoch == 1
+    assert verify_password("new gallery password", state.password_hash)
+    short = run(["set-password", "--password-stdin"], env, stdin="short\n")
+    assert short.returncode == 1 and "at least 8" in short.stderr and "Traceback" not in short.stderr
+    off = run(["set-password", "--off"], env)
+    assert off.returncode == 0 and off.stdout.strip() == "password protection off"
+    assert not settings.auth_state().password_enabled and settings.auth_state().epoch == 2

@@ -1,0 +1,32 @@
+"""/api/settings: the public view of the runtime settings, and the owner's changes (admin only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from blueprints._auth import admin_required, request_auth_state
+from blueprints._http import app_config, json_body
+from services import settings
+from services.version import VERSION
+
+bp = Blueprint("settings", __name__, url_prefix="/api/settings")
+
+
+@bp.get("")
+def get_settings():
+    return _public_settings(request_auth_state())
+
+
+@bp.route("", methods=["POST", "PUT"])
+@admin_required
+def post_settings():
+    settings.change_settings(json_body())
+    return _public_settings(settings.auth_state())
+
+
+def _public_settings(state: settings.AuthState):
+    """Never a hash or a secret: only whether they exist."""
+    return jsonify(passwordEnabled=state.password_enabled, publicAccess=state.public_access,
+                   hasPassword=state.password_hash is not None,
+                   adminSecretConfigured=app_config().admin_secret is not None,
+                   siteTitle=state.site_title, version=VERSION)
