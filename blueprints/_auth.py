@@ -2,14 +2,17 @@
 
 `caller()` verifies whatever token was sent (Bearer header or cookie, HS256 only, CSRF for
 cookie-authenticated unsafe methods) and records why it was rejected instead of raising; the
-decorators hand that to services/auth/access.py, which decides. Order: @bp.route outermost,
-then one of @optional_viewer / @viewer_required / @admin_required.
+decorators hand that to services/auth/access.py, which decides, and `decide()` logs each decision
+when PHOTONIX_AUTH_DEBUG is on. Order: @bp.route outermost, then one of @optional_viewer /
+@viewer_required / @admin_required (and @no_rate_limit for long-lived streams).
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +33,7 @@ REFRESH_COOKIE = "refresh_token"
 ADMIN_COOKIE = "admin_token"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+log = logging.getLogger("photonix.auth")
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,14 @@ class Caller:
 def init_auth(app: Flask) -> None:
     """flask-jwt-extended for tokens, flask-limiter for the per-IP API limit and the lockout storage."""
     config = app.extensions["photonix"]
-    app.extensions["photonix_limiter"] = Limiter(
+    # With the storage down, the API rate limit falls back to per-process memory (the site stays up);
+    # the lockout uses the same storage directly and fails closed instead (services/auth/lockout.py).
+    limiter = Limiter(
         client_ip, app=app, default_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
-        headers_enabled=True, key_prefix="photonix-rate",
+        headers_enabled=True, key_prefix="photonix-rate", swallow_errors=True, in_memory_fallback_enabled=True,
     )
+    limiter.request_filter(_exempt_from_rate_limit)
+    app.extensions["photonix_limiter"] = limiter
     app.config.update(
         JWT_SECRET_KEY=config.jwt_secret,
         JWT_ALGORITHM="HS256",
@@ -76,13 +84,30 @@ def lockout() -> Lockout:
     return Lockout(current_app.extensions["photonix_limiter"].storage)
 
 
+def decide(kind: str, check: Callable[[], None], via: str | None = None) -> None:
+    """Run an access check; with PHOTONIX_AUTH_DEBUG, log its outcome and reason code (never a secret)."""
+    try:
+        check()
+    except AppError as error:
+        _log_decision(kind, error.code, via)
+        raise
+    _log_decision(kind, "ALLOWED", via)
+
+
+def credential_source() -> str:
+    """Where the caller's credential came from, for logs and diagnosis: headers, cookies or none."""
+    if request.headers.get("Authorization"):
+        return "headers"
+    return "cookies" if ACCESS_COOKIE in request.cookies or ADMIN_COOKIE in request.cookies else "none"
+
+
 def optional_viewer(view):
     """Gallery reads: allowed as the auth mode says; a stale token never breaks a public read."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         who = caller()
-        access.check_gallery_read(request_auth_state(), who.role, who.problem)
+        decide("gallery read", lambda: access.check_gallery_read(request_auth_state(), who.role, who.problem))
         return view(*args, **kwargs)
 
     return wrapper
@@ -94,11 +119,16 @@ def viewer_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         who = caller()
-        if who.role is None:
-            raise who.problem or Unauthorized()
+        decide("viewer", lambda: _require_role(who))
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def no_rate_limit(view):
+    """Exempt a view from the global per-IP rate limit (health checks, long-lived event streams)."""
+    view.photonix_no_rate_limit = True
+    return view
 
 
 def admin_required(view):
@@ -109,10 +139,11 @@ def admin_required(view):
         config = app_config()
         secret = request.headers.get("X-Admin-Secret")
         if secret is not None:
-            access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip())
+            decide("admin", lambda: access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip()),
+                   via="admin-secret")
         else:
             who = _admin_caller()
-            access.check_admin(who.role, who.problem, config.admin_secret is not None)
+            decide("admin", lambda: access.check_admin(who.role, who.problem, config.admin_secret is not None))
         return view(*args, **kwargs)
 
     return wrapper
@@ -122,6 +153,23 @@ def request_auth_state() -> AuthState:
     if "auth_state" not in g:
         g.auth_state = auth_state()
     return g.auth_state
+
+
+def _require_role(who: Caller) -> None:
+    if who.role is None:
+        raise who.problem or Unauthorized()
+
+
+def _log_decision(kind: str, outcome: str, via: str | None) -> None:
+    if app_config().auth_debug:
+        who = caller()
+        log.debug("auth decision: %s %s %s -> %s (role=%s, credential=%s, ip=%s)", kind, request.method,
+                  request.path, outcome, who.role, via or credential_source(), client_ip())
+
+
+def _exempt_from_rate_limit() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "photonix_no_rate_limit", False))
 
 
 def _verify_caller() -> Caller:

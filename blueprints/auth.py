@@ -1,4 +1,4 @@
-"""/api/auth: login, refresh, admin exchange, logout, status.
+"""/api/auth: login, refresh, admin exchange, logout, status, and the proxy/cookie diagnosis.
 
 Tokens come back in the body (for Bearer use) and as httpOnly cookies whose path follows the
 proxy's X-Forwarded-Prefix and whose Secure flag follows PHOTONIX_COOKIE_SECURE.
@@ -6,8 +6,12 @@ proxy's X-Forwarded-Prefix and whose Secure flag follows PHOTONIX_COOKIE_SECURE.
 
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import asdict
 from datetime import timedelta
 
+import jwt
 from flask import Blueprint, jsonify, make_response, request
 from flask_jwt_extended import (
     create_access_token,
@@ -23,13 +27,16 @@ from blueprints._auth import (
     ADMIN_COOKIE,
     REFRESH_COOKIE,
     caller,
+    credential_source,
+    decide,
     lockout,
     request_auth_state,
     token_problem,
 )
 from blueprints._http import app_config, client_ip, json_body
-from errors import TokenRevoked
-from services.auth import access
+from errors import TokenRevoked, ValidationFailed
+from services.auth import access, diagnosis
+from services.auth.lockout import normalize_ip
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 CSRF_COOKIES = {
@@ -42,7 +49,8 @@ CSRF_COOKIES = {
 @bp.post("/login")
 def post_login():
     state = request_auth_state()
-    access.check_login(state, json_body().get("password"), lockout(), client_ip())
+    password = json_body().get("password")
+    decide("login", lambda: access.check_login(state, password, lockout(), client_ip()), via="password")
     claims = {"role": access.ROLE_VIEWER, "epoch": state.epoch}
     token = create_access_token(access.ROLE_VIEWER, additional_claims=claims)
     refresh = create_refresh_token(access.ROLE_VIEWER, additional_claims=claims)
@@ -54,13 +62,8 @@ def post_login():
 
 @bp.post("/refresh")
 def post_refresh():
-    try:
-        verify_jwt_in_request(refresh=True)
-    except Exception as exc:  # every library error becomes one of our codes
-        raise token_problem(exc) from None
+    decide("refresh", _check_refresh_token)
     state = request_auth_state()
-    if get_jwt().get("epoch") != state.epoch or not state.password_enabled:
-        raise TokenRevoked()
     token = create_access_token(access.ROLE_VIEWER, additional_claims={"role": access.ROLE_VIEWER,
                                                                        "epoch": state.epoch})
     response = _token_response(token, access.ROLE_VIEWER)
@@ -71,7 +74,9 @@ def post_refresh():
 @bp.post("/admin")
 def post_admin():
     config = app_config()
-    access.check_admin_secret(json_body().get("adminSecret"), config.admin_secret, lockout(), client_ip())
+    secret = json_body().get("adminSecret")
+    decide("admin exchange", lambda: access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip()),
+           via="admin-secret")
     claims = {"role": access.ROLE_ADMIN, "adm": access.admin_fingerprint(config.admin_secret, config.jwt_secret)}
     token = create_access_token(access.ROLE_ADMIN, additional_claims=claims,
                                 expires_delta=timedelta(minutes=config.admin_token_minutes))
@@ -98,6 +103,64 @@ def get_status():
     return jsonify(passwordEnabled=state.password_enabled, publicAccess=state.public_access,
                    authenticated=who.role is not None, role=who.role, expiresAt=who.expires_at,
                    systemId=state.system_id, reason=reason)
+
+
+@bp.get("/diagnose")
+def get_diagnose():
+    """What this request looked like on arrival, and what disagrees with PHOTONIX_PUBLIC_URL. No secrets."""
+    seen = _observed()
+    public_url = app_config().public_url
+    found = diagnosis.hints(seen, public_url)
+    return jsonify(**seen.to_json(), publicUrl=public_url, hints=[asdict(h) for h in found], ok=not found)
+
+
+def _observed() -> diagnosis.Observed:
+    config, who = app_config(), caller()
+    original = request.environ.get("werkzeug.proxy_fix.orig", {})
+    return diagnosis.Observed(
+        scheme=request.scheme, host=request.host, prefix=request.script_root, client_ip=client_ip(),
+        remote_addr=normalize_ip(original.get("REMOTE_ADDR", request.remote_addr)),
+        trusted_proxies=config.trusted_proxies, cookie_secure=config.cookie_secure, secure_cookies=_secure(),
+        server_time=time.time(),
+        proxy_headers={name: value[:200] for name in diagnosis.PROXY_HEADERS if (value := request.headers.get(name))},
+        cookies=sorted(name for name in request.cookies if name in CSRF_COOKIES or name in CSRF_COOKIES.values()),
+        jwt_state="valid" if who.role else who.problem.code if who.problem else "none",
+        jwt_source=credential_source(), jwt_issued_at=_issued_at(), client_time=_client_time(),
+    )
+
+
+def _issued_at() -> float | None:
+    """The `iat` of the token sent, read without verifying it (only to spot clock skew)."""
+    header = request.headers.get("Authorization", "")
+    raw = header.removeprefix("Bearer ").strip() if header else request.cookies.get(ACCESS_COOKIE, "")
+    try:
+        issued = jwt.decode(raw, options={"verify_signature": False}).get("iat")
+    except jwt.InvalidTokenError:
+        return None
+    return float(issued) if isinstance(issued, int | float) else None
+
+
+def _client_time() -> float | None:
+    sent = request.args.get("clientTime")
+    if sent is None:
+        return None
+    try:
+        seconds = float(sent)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ValidationFailed("clientTime", "clientTime must be seconds since 1970 (a number).")
+    return seconds
+
+
+def _check_refresh_token() -> None:
+    try:
+        verify_jwt_in_request(refresh=True)
+    except Exception as exc:  # every library error becomes one of our codes
+        raise token_problem(exc) from None
+    state = request_auth_state()
+    if get_jwt().get("epoch") != state.epoch or not state.password_enabled:
+        raise TokenRevoked()
 
 
 def _token_response(token: str, role: str, **extra):

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, jsonify
 
+from blueprints._auth import no_rate_limit
 from blueprints._http import app_config
 from services.health import check_health
 
@@ -9,6 +10,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
+@no_rate_limit
 def get_health():
     config = app_config()
     healthy, report = check_health(config.photos_dir, config.data_dir)

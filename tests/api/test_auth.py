@@ -198,3 +198,41 @@ def test_logout_clears_every_auth_cookie(client):
     assert response.status_code == 204
     cleared = {c.split("=", 1)[0] for c in response.headers.getlist("Set-Cookie") if "Expires=Thu, 01 Jan 1970" in c}
     assert cleared >= {"auth_token", "refresh_token", "admin_token", "csrf_access_token"}
+
+
+def test_auth_debug_logs_each_decision_without_secrets(env, caplog):
+    from app import create_app
+    from config import load_config
+    from services.database import init_db
+
+    app = create_app(load_config({**env, "PHOTONIX_AUTH_DEBUG": "1"}))
+    app.add_url_rule("/test/read", "read", optional_viewer(lambda: jsonify(ok=True)))
+    init_db()
+    set_password()
+    client = app.test_client()
+    with caplog.at_level("DEBUG", logger="photonix.auth"):
+        token = login(client).get_json()["token"]
+        client.get("/test/read", headers=bearer(token))
+        client.get("/test/read", headers=bearer(forged({"exp": int(time.time()) - 5})))
+        client.post("/api/auth/admin", json={"adminSecret": "not the secret"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "photonix.auth"]
+    decisions = [line for line in lines if line.startswith("auth decision")]
+    assert "login POST /api/auth/login -> ALLOWED" in decisions[0] and "credential=password" in decisions[0]
+    assert "-> ALLOWED (role=viewer, credential=headers, ip=127.0.0.1)" in decisions[1]
+    assert "-> TOKEN_EXPIRED" in decisions[2]
+    assert "admin exchange POST /api/auth/admin -> ADMIN_SECRET_INVALID" in decisions[3]
+    text = "\n".join(lines)
+    assert PASSWORD not in text and token not in text and ADMIN_SECRET not in text and "not the secret" not in text
+
+
+def test_global_rate_limit_exempts_health(env):
+    from app import create_app
+    from config import load_config
+    from services.database import init_db
+
+    client = create_app(load_config({**env, "PHOTONIX_RATE_LIMIT": "3/minute"})).test_client()
+    init_db()
+    assert [client.get("/health").status_code for _ in range(5)] == [200] * 5
+    answers = [client.get("/api/auth/status") for _ in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]
+    assert answers[-1].get_json()["code"] == "RATE_LIMITED" and int(answers[-1].headers["Retry-After"]) > 0
