@@ -58,7 +58,8 @@ def reads_environment(path: Path) -> bool:
     tree = ast.parse(path.read_text(), str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
-            return True
+            if isinstance(node.value, ast.Name) and node.value.id == "os":  # not request.environ (WSGI)
+                return True
         if isinstance(node, ast.ImportFrom) and node.module == "os":
             if any(alias.name in ("environ", "getenv", "environb") for alias in node.names):
                 return True
