@@ -16,7 +16,7 @@ from flask.cli import FlaskGroup
 from config import Config, ConfigError, load_config
 from errors import ValidationFailed
 from services import database, settings
-from services.doctor import check_installation
+from services.doctor import check_installation, check_url
 from services.sample import create_sample_album
 from services.version import VERSION
 
@@ -91,21 +91,22 @@ def init_db() -> None:
 
 
 @main.command("doctor", with_appcontext=False)
-def doctor() -> None:
-    """Check config, folders, database and limiter storage."""
+@click.option("--url", help="Also check the path through the proxy, e.g. https://photos.example.com/gallery")
+@click.option("--insecure", is_flag=True, help="With --url: do not verify the TLS certificate.")
+def doctor(url: str | None, insecure: bool) -> None:
+    """Check config, folders, database, limiter and proxy."""
     try:
         config = load_config()
     except ConfigError as exc:
         click.echo(exc.report(), err=True)
         sys.exit(1)
     click.echo("ok    configuration")
-    failed = False
-    for check in check_installation(config):
+    checks = check_installation(config) + (check_url(url, verify_tls=not insecure) if url else [])
+    for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         if not check.ok:
-            failed = True
             click.echo(f"      fix: {check.fix}")
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if all(check.ok for check in checks) else 1)
 
 
 @main.command("set-password", with_appcontext=False)

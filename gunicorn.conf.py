@@ -20,7 +20,7 @@ keepalive = 75
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 accesslog = "-"
-access_log_format = '%(h)s fwd="%({x-forwarded-for}i)s" "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+access_log_format = 'pid=%(p)s %(h)s fwd="%({x-forwarded-for}i)s" "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 proc_name = "photonix"
 
@@ -32,6 +32,7 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    from services import jobs
+    from services import cpu, jobs
 
     jobs.stop_background()
+    cpu.shutdown()

@@ -60,6 +60,15 @@ def run_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             _in_flight -= 1
 
 
+def shutdown() -> None:
+    """Let the process exit: idle pool threads end now (a gevent ThreadPool's threads keep a worker alive)."""
+    global _pool
+    with _lock:
+        old, _pool = _pool, None
+    if old is not None:
+        _retire(old)
+
+
 def _get_pool() -> Any:
     global _pool
     with _lock:

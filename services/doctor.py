@@ -1,4 +1,4 @@
-"""Installation checks for `photonix doctor`: files, database and limiter storage.
+"""Checks for `photonix doctor`: files, database and limiter storage, then the proxy path from a URL.
 
 Each check says what it found and, when something is wrong, how to fix it. No Flask here.
 """
@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 
+import requests
 from limits.storage import storage_from_string
 
 from config import Config
 from models import ALL_MODELS
 from services import database
+from services.auth import diagnosis
+
+URL_TIMEOUT_S = (5, 15)  # connect, read
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,34 @@ class Check:
 
 def check_installation(config: Config) -> list[Check]:
     return [_photos(config), _data(config), _database(config), _limiter(config)]
+
+
+def check_url(url: str, verify_tls: bool = True) -> list[Check]:
+    """Call GET /api/auth/diagnose through `url` (the real proxy) and report what disagrees with it.
+
+    Plain `requests` on purpose: the owner's own server is usually on a private address, which the
+    download center's guarded client would rightly refuse.
+    """
+    endpoint = url.rstrip("/") + "/api/auth/diagnose"
+    try:
+        response = requests.get(endpoint, params={"clientTime": f"{time.time():.3f}"}, timeout=URL_TIMEOUT_S,
+                                verify=verify_tls, allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        return [Check("url", False, f"{url}: TLS failed: {exc}",
+                      "install a certificate the system trusts (e.g. certbot), or pass --insecure to look past it")]
+    except requests.RequestException as exc:
+        return [Check("url", False, f"{url}: unreachable: {exc}", "check the URL, DNS, firewall and that nginx runs")]
+    try:
+        seen = diagnosis.Observed.from_json(response.json()) if response.status_code == 200 else None
+    except (ValueError, TypeError):
+        seen = None
+    if seen is None:
+        return [Check("url", False, f"{endpoint} answered {response.status_code}, not Photonix's diagnosis",
+                      "check that the URL (including any sub-path) reaches Photonix through the proxy")]
+    found = diagnosis.hints(seen, url)
+    summary = (f"{url} reaches Photonix: scheme {seen.scheme}, host {seen.host}, prefix {seen.prefix or '/'}, "
+               f"client {seen.client_ip}")
+    return [Check("url", True, summary)] + [Check(f"url: {h.code}", False, h.problem, h.fix) for h in found]
 
 
 def _photos(config: Config) -> Check:
