@@ -33,6 +33,7 @@ REFRESH_COOKIE = "refresh_token"
 ADMIN_COOKIE = "admin_token"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+LIMITER_REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}  # a lost Redis answers 503 in time
 log = logging.getLogger("photonix.auth")
 
 
@@ -51,6 +52,7 @@ def init_auth(app: Flask) -> None:
     limiter = Limiter(
         client_ip, app=app, default_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
         headers_enabled=True, key_prefix="photonix-rate", swallow_errors=True, in_memory_fallback_enabled=True,
+        storage_options=LIMITER_REDIS_OPTIONS if config.redis_url else {},
     )
     limiter.request_filter(_exempt_from_rate_limit)
     app.extensions["photonix_limiter"] = limiter

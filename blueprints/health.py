@@ -1,6 +1,6 @@
-"""GET /health: 200 when the database and storage are usable, 503 naming the failing part."""
+"""GET /health: 200 when the database, storage and limiter are usable, 503 naming the failing part."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from blueprints._auth import no_rate_limit
 from blueprints._http import app_config
@@ -13,7 +13,8 @@ bp = Blueprint("health", __name__)
 @no_rate_limit
 def get_health():
     config = app_config()
-    healthy, report = check_health(config.photos_dir, config.data_dir)
+    limiter = current_app.extensions["photonix_limiter"].storage
+    healthy, report = check_health(config.photos_dir, config.data_dir, limiter)
     response = jsonify(report)
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"

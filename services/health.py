@@ -1,4 +1,4 @@
-"""Health checks: is the database answering, are the photos readable and the data dir writable."""
+"""Health checks: database answering, photos readable, data dir writable, limiter storage reachable."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from limits.storage import Storage
+
 from services import database
 from services.version import VERSION
 
 log = logging.getLogger("photonix.health")
 
 
-def check_health(photos_dir: Path, data_dir: Path) -> tuple[bool, dict[str, str]]:
+def check_health(photos_dir: Path, data_dir: Path, limiter: Storage) -> tuple[bool, dict[str, str]]:
     """(healthy, report). The report names each part "ok" or what is wrong with it."""
     report = {
         "database": _check_database(),
         "storage": _check_storage(photos_dir, data_dir),
+        "limiter": _check_limiter(limiter),
     }
     healthy = all(value == "ok" for value in report.values())
     return healthy, {"status": "ok" if healthy else "unhealthy", **report, "version": VERSION}
@@ -48,3 +51,13 @@ def _check_storage(photos_dir: Path, data_dir: Path) -> str:
         log.warning("health: data folder %s not writable: %s", data_dir, exc)
         return "data folder not writable"
     return "ok"
+
+
+def _check_limiter(storage: Storage) -> str:
+    """Logins need it (the lockout fails closed without it), so an unreachable Redis is unhealthy."""
+    try:
+        reachable = storage.check()
+    except Exception as exc:  # redis client errors vary by version
+        log.warning("health: limiter storage check failed: %s", exc)
+        reachable = False
+    return "ok" if reachable else "unavailable"

@@ -81,3 +81,18 @@ def test_readme_starts_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     first_run, first_test = readme.find("make run"), readme.find("make test")
     assert 0 < first_run < 2500 and 0 < first_test < 2500
+
+
+def test_every_auth_refusal_is_explained_in_the_readme():
+    import errors
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    extra = {"LOGIN_LOCKED", "ADMIN_REQUIRED", "ADMIN_SECRET_NOT_CONFIGURED", "PASSWORD_DISABLED", "LIMITER_UNAVAILABLE"}
+    codes = {cls.code for cls in subclasses(errors.AppError) if cls.status == 401} | extra
+    readme = (ROOT / "README.md").read_text()
+    troubleshooting = readme[readme.index("## When logins fail"):]
+    assert sorted(code for code in codes if f"| `{code}` |" not in troubleshooting) == []
