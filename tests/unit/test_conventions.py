@@ -91,7 +91,8 @@ def test_every_auth_refusal_is_explained_in_the_readme():
             yield sub
             yield from subclasses(sub)
 
-    extra = {"LOGIN_LOCKED", "ADMIN_REQUIRED", "ADMIN_SECRET_NOT_CONFIGURED", "PASSWORD_DISABLED", "LIMITER_UNAVAILABLE"}
+    extra = {"LOGIN_LOCKED", "ADMIN_REQUIRED", "ADMIN_SECRET_NOT_CONFIGURED", "PASSWORD_DISABLED",
+             "LIMITER_UNAVAILABLE"}
     codes = {cls.code for cls in subclasses(errors.AppError) if cls.status == 401} | extra
     readme = (ROOT / "README.md").read_text()
     troubleshooting = readme[readme.index("## When logins fail"):]
