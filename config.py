@@ -162,6 +162,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     r = _Reader(os.environ if env is None else env)
     photos_dir = _photos_dir(r)
     data_dir = _data_dir(r)
+    _check_data_outside_photos(r, photos_dir, data_dir)
     dev = r.flag("DEV")
     values: dict[str, Any] = {
         "photos_dir": photos_dir,
@@ -218,6 +219,16 @@ def _data_dir(r: _Reader) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         r.problem("DATA_DIR", f"{path} is not writable by this user — fix its permissions")
     return path
+
+
+def _check_data_outside_photos(r: _Reader, photos_dir: Path, data_dir: Path) -> None:
+    """Thumbnails and the database must not show up as photos: the data dir may sit inside the photos
+    dir only below a hidden folder (which the gallery never lists)."""
+    if data_dir == photos_dir or photos_dir in data_dir.parents:
+        inside = data_dir.relative_to(photos_dir).parts
+        if not any(part.startswith(".") for part in inside):
+            r.problem("DATA_DIR", f"{data_dir} is inside PHOTONIX_PHOTOS_DIR — move it out (or into a hidden "
+                      "folder such as .photonix)")
 
 
 def _jwt_secret(r: _Reader, data_dir: Path, dev: bool) -> str:

@@ -96,3 +96,10 @@ def test_variable_table_matches_config_fields():
 
     names = {v.name.lower() for v in VARIABLES}
     assert names == {f.name for f in fields(Config)}
+
+
+def test_data_dir_inside_the_photos_dir_must_be_hidden(env, photos_dir):
+    with pytest.raises(ConfigError) as caught:
+        load_config({**env, "PHOTONIX_DATA_DIR": str(photos_dir / "data")})
+    assert "PHOTONIX_DATA_DIR" in str(caught.value) and "inside PHOTONIX_PHOTOS_DIR" in str(caught.value)
+    assert load_config({**env, "PHOTONIX_DATA_DIR": str(photos_dir / ".photonix")}).data_dir.name == ".photonix"
