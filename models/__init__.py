@@ -36,4 +36,56 @@ class Lease(BaseModel):
     expires_at = peewee.DoubleField()
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease)
+class Folder(BaseModel):
+    """An album: a folder below PHOTOS_DIR ("" is the root). Paths are keyed by a hash so that long
+    (up to 2048-character) paths never hit an index size limit."""
+
+    path_hash = peewee.CharField(max_length=40, unique=True)
+    path = peewee.TextField()
+    parent_hash = peewee.CharField(max_length=40, null=True, index=True)
+    name = peewee.TextField()
+    sort_key = peewee.TextField()  # natural order: img2 before img10
+    name_folded = peewee.TextField()  # casefolded, for search
+    mtime = peewee.DoubleField(default=0.0)  # of the folder itself, as last scanned (0: never listed)
+    item_count = peewee.IntegerField(default=0)  # direct albums + media
+    cover_path = peewee.TextField(null=True)  # the newest photo anywhere below
+    cover_mtime = peewee.DoubleField(null=True)
+    cover_width = peewee.IntegerField(null=True)
+    cover_height = peewee.IntegerField(null=True)
+
+
+class Media(BaseModel):
+    """A photo or video the gallery shows. Width/height are after EXIF orientation (None: unknown)."""
+
+    path_hash = peewee.CharField(max_length=40, unique=True)
+    path = peewee.TextField()
+    folder_hash = peewee.CharField(max_length=40)
+    name = peewee.TextField()
+    sort_key = peewee.TextField()
+    name_folded = peewee.TextField()
+    folder_folded = peewee.TextField()  # the folder's name, casefolded: search finds photos by album name
+    kind = peewee.CharField(max_length=8)  # photo | video
+    mime = peewee.CharField(max_length=64)
+    size = peewee.BigIntegerField()
+    mtime = peewee.DoubleField()
+    width = peewee.IntegerField(null=True)
+    height = peewee.IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("folder_hash", "sort_key"), False), (("folder_hash", "mtime"), False))
+
+
+class View(BaseModel):
+    """Who opened which album when: a token subject or an anonymous visitor id."""
+
+    viewer = peewee.CharField(max_length=64)
+    path_hash = peewee.CharField(max_length=40)
+    path = peewee.TextField()
+    viewed_at = peewee.DoubleField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("viewer", "path_hash")
+        indexes = ((("viewer", "viewed_at"), False),)
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, View)

@@ -1,0 +1,188 @@
+"""The index: keeps the Folder and Media rows in step with PHOTOS_DIR.
+
+`scan()` walks every folder (stat only; headers are read just for new or changed files) and finds
+adds, removals and modifications; `refresh_folder()` is the cheap check browse runs first. Listing
+and header reading run on the CPU pool; rows are written in short batched transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from peewee import fn
+
+from models import Folder, Media, database
+from services.cpu import run_cpu
+from services.gallery import scanner
+from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
+from services.paths import MAX_DEPTH
+
+log = logging.getLogger("photonix.gallery")
+BATCH_ROWS = 500
+PROGRESS_EVERY_S = 0.5
+Publish = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass
+class ScanStats:
+    folders: int = 0
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    changed_folders: set[str] = field(default_factory=set)
+
+    def as_event(self, seconds: float | None = None) -> dict[str, Any]:
+        data = {"folders": self.folders, "files": self.files, "added": self.added, "updated": self.updated,
+                "removed": self.removed}
+        return data if seconds is None else {**data, "seconds": round(seconds, 3)}
+
+
+class Indexer:
+    def __init__(self, root: Path, publish: Publish | None = None):
+        self.root = root
+        self.publish = publish or (lambda _type, _data: None)
+
+    def is_empty(self) -> bool:
+        return not Folder.select().where(Folder.path_hash == path_hash("")).exists()
+
+    def scan(self, keep_going: Callable[[], bool] = lambda: True) -> ScanStats:
+        """Walk the whole tree once; publishes index-progress and index-complete events."""
+        started, last_progress = time.monotonic(), 0.0
+        stats, queue = ScanStats(), [""]
+        while queue and keep_going():
+            rel = queue.pop()
+            queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)
+            if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                last_progress = time.monotonic()
+                self.publish("index-progress", stats.as_event())
+        self._update_aggregates(stats.changed_folders)
+        seconds = time.monotonic() - started
+        log.info("index scan: %s in %.2fs", stats.as_event(), seconds)
+        self.publish("index-complete", stats.as_event(seconds))
+        return stats
+
+    def refresh_folder(self, rel: str) -> None:
+        """Before answering a browse: rescan `rel` when its folder mtime differs from the indexed one."""
+        row = Folder.get_or_none(Folder.path_hash == path_hash(rel))
+        try:
+            mtime = os.stat(self.root / rel if rel else self.root).st_mtime
+        except OSError:
+            mtime = None
+        if row is not None and row.mtime == mtime:
+            return
+        stats = ScanStats()
+        self._sync(rel, stats)
+        self._update_aggregates(stats.changed_folders)
+
+    def _sync(self, rel: str, stats: ScanStats) -> list[str]:
+        """Bring one folder's rows in step with the disk; returns its child folders to walk."""
+        listing = run_cpu(scanner.list_folder, self.root, rel)
+        if listing is None:
+            if _remove_tree(rel):
+                stats.changed_folders.add(parent_of(rel) or "")
+            return []
+        stats.folders += 1
+        stats.files += len(listing.files)
+        _ensure_folder(rel)
+        if self._sync_media(rel, listing.files, stats) | _sync_children(rel, listing.folders):
+            stats.changed_folders.add(rel)
+        Folder.update(mtime=listing.mtime).where(Folder.path_hash == path_hash(rel)).execute()
+        return [f"{rel}/{name}" if rel else name for name in listing.folders]
+
+    def _sync_media(self, rel: str, files: list[scanner.FileEntry], stats: ScanStats) -> bool:
+        known = {name: (size, mtime) for name, size, mtime in
+                 Media.select(Media.name, Media.size, Media.mtime).where(Media.folder_hash == path_hash(rel)).tuples()}
+        fresh = [f for f in files if known.get(f.name) != (f.size, f.mtime)]
+        gone = set(known) - {f.name for f in files}
+        probes = run_cpu(_probe_all, self.root, rel, fresh) if fresh else []
+        rows = [_media_row(rel, entry, found) for entry, found in zip(fresh, probes, strict=True)]
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start:start + BATCH_ROWS]
+            with database.atomic():
+                Media.delete().where(Media.path_hash.in_([r["path_hash"] for r in batch])).execute()
+                Media.insert_many(batch).on_conflict_ignore().execute()
+        gone_hashes = [path_hash(f"{rel}/{name}" if rel else name) for name in gone]
+        for start in range(0, len(gone_hashes), BATCH_ROWS):
+            Media.delete().where(Media.path_hash.in_(gone_hashes[start:start + BATCH_ROWS])).execute()
+        updated = sum(1 for f in fresh if f.name in known)
+        stats.added += len(fresh) - updated
+        stats.updated += updated
+        stats.removed += len(gone)
+        return bool(fresh or gone)
+
+    def _update_aggregates(self, changed: set[str]) -> None:
+        """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
+        todo: set[str] = set()
+        for rel in changed:
+            current: str | None = rel
+            while current is not None:
+                todo.add(current)
+                current = parent_of(current)
+        for rel in sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r)):
+            _aggregate(rel)
+
+
+def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:
+    folder = root / rel if rel else root
+    return [scanner.probe(folder / entry.name, entry.kind) for entry in entries]
+
+
+def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe) -> dict[str, Any]:
+    path = f"{rel}/{entry.name}" if rel else entry.name
+    return {"path_hash": path_hash(path), "path": path, "folder_hash": path_hash(rel), "name": entry.name,
+            "sort_key": natural_key(entry.name), "name_folded": fold(entry.name),
+            "folder_folded": fold(name_of(rel)), "kind": entry.kind, "mime": found.mime, "size": entry.size,
+            "mtime": entry.mtime, "width": found.width, "height": found.height}
+
+
+def _ensure_folder(rel: str) -> None:
+    parent = parent_of(rel)
+    name = name_of(rel)
+    Folder.insert(path_hash=path_hash(rel), path=rel, parent_hash=None if parent is None else path_hash(parent),
+                  name=name, sort_key=natural_key(name), name_folded=fold(name)).on_conflict_ignore().execute()
+
+
+def _sync_children(rel: str, names: list[str]) -> bool:
+    known = {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
+    for name in set(names) - known:
+        _ensure_folder(f"{rel}/{name}" if rel else name)
+    for name in known - set(names):
+        _remove_tree(f"{rel}/{name}" if rel else name)
+    return known != set(names)
+
+
+def _remove_tree(rel: str) -> bool:
+    """Forget a folder and everything below it; True when anything was there."""
+    prefix = rel + "/"
+    below = fn.SUBSTR(Folder.path, 1, len(prefix)) == prefix
+    media_below = fn.SUBSTR(Media.path, 1, len(prefix)) == prefix
+    with database.atomic():
+        removed = Folder.delete().where((Folder.path_hash == path_hash(rel)) | below).execute()
+        removed += Media.delete().where(media_below).execute()
+    return removed > 0
+
+
+def _aggregate(rel: str) -> None:
+    key = path_hash(rel)
+    media_count = Media.select().where(Media.folder_hash == key).count()
+    child_count = Folder.select().where(Folder.parent_hash == key).count()
+    # Covers are photos whose header could be read (a broken file is indexed, but never a cover).
+    readable_photo = (Media.folder_hash == key) & (Media.kind == "photo") & Media.width.is_null(False)
+    photo = (Media.select(Media.path, Media.mtime, Media.width, Media.height)
+             .where(readable_photo).order_by(Media.mtime.desc()).first())
+    child = (Folder.select(Folder.cover_path, Folder.cover_mtime, Folder.cover_width, Folder.cover_height)
+             .where((Folder.parent_hash == key) & Folder.cover_path.is_null(False))
+             .order_by(Folder.cover_mtime.desc()).first())
+    cover = (photo.path, photo.mtime, photo.width, photo.height) if photo else (None, None, None, None)
+    if child and (photo is None or child.cover_mtime > photo.mtime):
+        cover = (child.cover_path, child.cover_mtime, child.cover_width, child.cover_height)
+    Folder.update(item_count=media_count + child_count, cover_path=cover[0], cover_mtime=cover[1],
+                  cover_width=cover[2], cover_height=cover[3]).where(
+        Folder.path_hash == key).execute()

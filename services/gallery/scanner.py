@@ -1,0 +1,122 @@
+"""Filesystem side of the index: list one folder (stat only) and read image headers, never pixels.
+
+Runs on the CPU pool (services/cpu.py): no database here. Hidden names, temp files, unsupported
+extensions and symlinks that leave the root are never listed.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from services.paths import is_listed, media_kind
+
+log = logging.getLogger("photonix.gallery")
+ORIENTATION_TAG = 0x0112
+_SWAPPED_ORIENTATIONS = (5, 6, 7, 8)
+_VIDEO_MIMES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    name: str
+    kind: str  # photo | video
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Probe:
+    mime: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class Listing:
+    mtime: float
+    folders: list[str] = field(default_factory=list)
+    files: list[FileEntry] = field(default_factory=list)
+
+
+def list_folder(root: Path, rel: str) -> Listing | None:
+    """The listable folders and media directly in `rel`, or None when it is gone or not a folder."""
+    folder = root / rel if rel else root
+    try:
+        listing = Listing(mtime=folder.stat().st_mtime)
+        entries = list(os.scandir(folder))
+    except (NotADirectoryError, FileNotFoundError):
+        return None
+    except OSError as exc:
+        log.warning("cannot list %s: %s", folder, exc)
+        return None
+    for entry in entries:
+        _add_entry(listing, entry, root)
+    return listing
+
+
+def probe(path: Path, kind: str) -> Probe:
+    """Format and display size from the header (EXIF orientation applied); unknown sizes stay None."""
+    if kind == "video":
+        return Probe(_VIDEO_MIMES.get(path.suffix.lower(), "application/octet-stream"))
+    fallback = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                mime = Image.MIME.get(image.format or "", fallback)
+                if image.format in ("JPEG", "TIFF", "WEBP", "PNG", "MPO") and \
+                        image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
+                    width, height = height, width
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        log.info("index: cannot read the header of %s: %s", path, exc)
+        return Probe(fallback)
+    return Probe(mime, width, height)
+
+
+def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
+    if not is_listed(entry.name) or _surrogate(entry.name):
+        return
+    try:
+        if entry.is_symlink() and not _link_allowed(Path(entry.path), root):
+            return
+        is_dir = entry.is_dir()
+        kind = None if is_dir else media_kind(entry.name)
+        if not is_dir and (kind is None or not entry.is_file()):
+            return
+        stat = entry.stat()
+    except OSError:  # vanished meanwhile, a loop, or unreadable: not listed
+        return
+    if is_dir:
+        listing.folders.append(entry.name)
+    else:
+        listing.files.append(FileEntry(entry.name, kind, stat.st_size, stat.st_mtime))
+
+
+def _link_allowed(link: Path, root: Path) -> bool:
+    """A symlink is followed only to a visible place inside the root that is not one of its own
+    ancestors (that would be an endless loop of albums)."""
+    try:
+        real, here = link.resolve(strict=True), link.parent.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    if real == root or root not in real.parents or real == here or real in here.parents:
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(root).parts)
+
+
+def _surrogate(name: str) -> bool:
+    """Names that are not valid UTF-8 on disk cannot round-trip through URLs and JSON: skipped."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("skipping a name that is not valid UTF-8: %r", name)
+        return True
+    return False

@@ -1,0 +1,121 @@
+"""The index against real folder trees: adds, removals, modifications, covers, counts, odd names."""
+
+import os
+import time
+
+import pytest
+
+from models import Folder, Media
+from services.gallery.index import Indexer
+from services.gallery.keys import path_hash
+from tests.support import images
+
+NOW = time.time()
+
+
+@pytest.fixture
+def tree(photos_dir):
+    images.jpeg(photos_dir / "2024" / "trip" / "img2.jpg", (640, 480), orientation=6, mtime=NOW - 100)
+    images.jpeg(photos_dir / "2024" / "trip" / "img10.jpg", mtime=NOW - 50)
+    images.png(photos_dir / "2024" / "cover-me.png", mtime=NOW - 10)
+    images.jpeg(photos_dir / "中文相册" / "照片.jpg", mtime=NOW - 500)
+    images.truncated_jpeg(photos_dir / "broken" / "half.jpg")
+    os.utime(photos_dir / "broken" / "half.jpg", (NOW - 900, NOW - 900))
+    images.not_an_image(photos_dir / "broken" / "page.jpg")  # newest, but no readable header: never a cover
+    (photos_dir / "notes.txt").write_text("not media")
+    images.jpeg(photos_dir / ".hidden" / "secret.jpg")
+    images.jpeg(photos_dir / "2024" / ".thumbs.jpg")
+    (photos_dir / "2024" / "upload.jpg.part").write_bytes(b"partial")
+    (photos_dir / "empty").mkdir()
+    return photos_dir
+
+
+@pytest.fixture
+def indexer(db, tree, config):
+    events = []
+    return Indexer(config.photos_dir, lambda kind, data: events.append((kind, data))), events
+
+
+def folder(rel):
+    return Folder.get(Folder.path_hash == path_hash(rel))
+
+
+def media(rel):
+    return Media.get_or_none(Media.path_hash == path_hash(rel))
+
+
+def test_full_scan_indexes_what_the_gallery_shows(indexer):
+    index, events = indexer
+    stats = index.scan()
+    paths = sorted(m.path for m in Media.select())
+    assert paths == ["2024/cover-me.png", "2024/trip/img10.jpg", "2024/trip/img2.jpg", "broken/half.jpg",
+                     "broken/page.jpg", "中文相册/照片.jpg"]
+    assert stats.added == 6 and stats.folders == 6
+    rotated = media("2024/trip/img2.jpg")
+    assert (rotated.width, rotated.height, rotated.mime) == (480, 640, "image/jpeg")
+    assert media("broken/page.jpg").width is None  # indexed (never hidden), size unknown
+    assert folder("").item_count == 4 and folder("2024").item_count == 2 and folder("empty").item_count == 0
+    assert folder("2024").cover_path == "2024/cover-me.png" and folder("").cover_path == "2024/cover-me.png"
+    assert folder("2024/trip").cover_path == "2024/trip/img10.jpg"
+    assert folder("empty").cover_path is None
+    assert events[-1][0] == "index-complete" and events[-1][1]["added"] == 6
+
+
+def test_incremental_scan_finds_adds_removals_and_modifications(indexer, tree):
+    index, events = indexer
+    index.scan()
+    (tree / "2024" / "trip" / "img10.jpg").unlink()
+    images.jpeg(tree / "2024" / "trip" / "img2.jpg", (300, 200), mtime=NOW - 90)  # modified in place
+    images.jpeg(tree / "new" / "fresh.jpg", mtime=NOW)
+    stats = index.scan()
+    assert (stats.added, stats.updated, stats.removed) == (1, 1, 1)
+    assert media("2024/trip/img10.jpg") is None
+    assert (media("2024/trip/img2.jpg").width, media("2024/trip/img2.jpg").height) == (300, 200)
+    assert folder("").cover_path == "new/fresh.jpg" and folder("2024/trip").cover_path == "2024/trip/img2.jpg"
+    assert folder("").item_count == 5
+
+
+def test_removed_folder_takes_its_subtree(indexer, tree):
+    import shutil
+
+    index, _ = indexer
+    index.scan()
+    shutil.rmtree(tree / "2024")
+    index.scan()
+    assert not Media.select().where(Media.path.startswith("2024")).exists()
+    assert not Folder.select().where(Folder.path.startswith("2024")).exists()
+    assert folder("").cover_path == "中文相册/照片.jpg"
+
+
+def test_refresh_folder_rescans_only_when_its_mtime_changed(indexer, tree):
+    index, _ = indexer
+    index.scan()
+    images.jpeg(tree / "2024" / "trip" / "img3.jpg", mtime=NOW)
+    index.refresh_folder("2024/trip")
+    assert media("2024/trip/img3.jpg") is not None
+    assert folder("2024/trip").item_count == 3 and folder("").cover_path == "2024/trip/img3.jpg"
+
+
+def test_folders_unknown_to_the_index_are_synced_on_demand(indexer, tree):
+    index, _ = indexer
+    index.refresh_folder("2024/trip")
+    assert media("2024/trip/img10.jpg") is not None and folder("2024/trip").item_count == 2
+
+
+def test_symlinks_out_of_the_root_and_loops_are_not_followed(indexer, tree, tmp_path):
+    index, _ = indexer
+    images.jpeg(tmp_path / "outside" / "o.jpg")
+    os.symlink(tmp_path / "outside", tree / "escape")
+    os.symlink(tree / "2024", tree / "2024" / "trip" / "back-up")
+    os.symlink(tree / "2024" / "trip", tree / "linked-trip")
+    index.scan()
+    assert not Media.select().where(Media.name == "o.jpg").exists()
+    assert not Folder.select().where(Folder.name == "back-up").exists()
+    assert media("linked-trip/img10.jpg") is not None  # a link to a visible place inside is an album
+
+
+def test_natural_order_keys(indexer):
+    index, _ = indexer
+    index.scan()
+    names = [m.name for m in Media.select().where(Media.folder_hash == path_hash("2024/trip")).order_by(Media.sort_key)]
+    assert names == ["img2.jpg", "img10.jpg"]
