@@ -20,7 +20,7 @@ import jwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, decode_token, get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAuthorizationError
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 
 from blueprints._http import app_config, client_ip
 from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized
@@ -33,6 +33,7 @@ REFRESH_COOKIE = "refresh_token"
 ADMIN_COOKIE = "admin_token"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+RATE_LIMIT_RETRY_HEADER = "X-RateLimit-Retry-After"
 LIMITER_REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}  # a lost Redis answers 503 in time
 log = logging.getLogger("photonix.auth")
 
@@ -53,6 +54,9 @@ def init_auth(app: Flask) -> None:
         client_ip, app=app, default_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
         headers_enabled=True, key_prefix="photonix-rate", swallow_errors=True, in_memory_fallback_enabled=True,
         storage_options=LIMITER_REDIS_OPTIONS if config.redis_url else {},
+        # The limiter would put its window's reset time in Retry-After on every response, overriding the
+        # thumbnail 202's own; it goes to its own header, and blueprints/errors.py copies it onto a 429.
+        header_name_mapping={HeaderNames.RETRY_AFTER: RATE_LIMIT_RETRY_HEADER},
     )
     limiter.request_filter(_exempt_from_rate_limit)
     app.extensions["photonix_limiter"] = limiter

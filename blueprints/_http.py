@@ -26,3 +26,10 @@ def json_body() -> dict[str, Any]:
 def client_ip() -> str:
     """The client's address as resolved through PHOTONIX_TRUSTED_PROXIES hops (ProxyFix)."""
     return normalize_ip(request.remote_addr)
+
+
+def secure_cookies() -> bool:
+    """Whether cookies get the Secure flag: PHOTONIX_COOKIE_SECURE, where auto = the request's scheme
+    as resolved through the trusted proxies."""
+    setting = app_config().cookie_secure
+    return request.scheme == "https" if setting == "auto" else setting == "true"

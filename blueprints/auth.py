@@ -33,7 +33,7 @@ from blueprints._auth import (
     request_auth_state,
     token_problem,
 )
-from blueprints._http import app_config, client_ip, json_body
+from blueprints._http import app_config, client_ip, json_body, secure_cookies
 from errors import TokenRevoked, ValidationFailed
 from services.auth import access, diagnosis
 from services.auth.lockout import normalize_ip
@@ -90,7 +90,7 @@ def post_logout():
     response = make_response("", 204)
     for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE):
         for cookie in (name, CSRF_COOKIES[name]):
-            response.delete_cookie(cookie, path=_cookie_path(name), secure=_secure(), samesite="Lax")
+            response.delete_cookie(cookie, path=_cookie_path(name), secure=secure_cookies(), samesite="Lax")
     return response
 
 
@@ -120,7 +120,7 @@ def _observed() -> diagnosis.Observed:
     return diagnosis.Observed(
         scheme=request.scheme, host=request.host, prefix=request.script_root, client_ip=client_ip(),
         remote_addr=normalize_ip(original.get("REMOTE_ADDR", request.remote_addr)),
-        trusted_proxies=config.trusted_proxies, cookie_secure=config.cookie_secure, secure_cookies=_secure(),
+        trusted_proxies=config.trusted_proxies, cookie_secure=config.cookie_secure, secure_cookies=secure_cookies(),
         server_time=time.time(),
         proxy_headers={name: value[:200] for name in diagnosis.PROXY_HEADERS if (value := request.headers.get(name))},
         cookies=sorted(name for name in request.cookies if name in CSRF_COOKIES or name in CSRF_COOKIES.values()),
@@ -171,7 +171,7 @@ def _token_response(token: str, role: str, **extra):
 def _set_cookie(response, name: str, token: str) -> None:
     claims = decode_token(token)
     max_age = int(claims["exp"] - claims["iat"])
-    common = {"max_age": max_age, "path": _cookie_path(name), "secure": _secure(), "samesite": "Lax"}
+    common = {"max_age": max_age, "path": _cookie_path(name), "secure": secure_cookies(), "samesite": "Lax"}
     response.set_cookie(name, token, httponly=True, **common)
     response.set_cookie(CSRF_COOKIES[name], get_csrf_token(token), httponly=False, **common)
 
@@ -179,8 +179,3 @@ def _set_cookie(response, name: str, token: str) -> None:
 def _cookie_path(name: str) -> str:
     root = request.script_root
     return {REFRESH_COOKIE: f"{root}/api/auth", ADMIN_COOKIE: f"{root}/api"}.get(name, f"{root}/")
-
-
-def _secure() -> bool:
-    setting = app_config().cookie_secure
-    return request.scheme == "https" if setting == "auto" else setting == "true"

@@ -61,8 +61,11 @@ def _assign_request_id() -> None:
 
 def _send_request_id(response):
     response.headers["X-Request-Id"] = request_id()
+    response.headers["X-Content-Type-Options"] = "nosniff"  # originals are served as their real type only
     if "retry_after_s" in g:
         response.headers["Retry-After"] = str(g.retry_after_s)
+    elif response.status_code == 429 and "X-RateLimit-Retry-After" in response.headers:
+        response.headers["Retry-After"] = response.headers["X-RateLimit-Retry-After"]
     return response
 
 

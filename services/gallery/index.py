@@ -81,6 +81,14 @@ class Indexer:
         self._sync(rel, stats)
         self._update_aggregates(stats.changed_folders)
 
+    def media(self, rel: str) -> Media | None:
+        """The indexed row for a media file, syncing its folder first when the index does not know it."""
+        row = Media.get_or_none(Media.path_hash == path_hash(rel))
+        if row is None:
+            self.refresh_folder(parent_of(rel) or "")
+            row = Media.get_or_none(Media.path_hash == path_hash(rel))
+        return row
+
     def _sync(self, rel: str, stats: ScanStats) -> list[str]:
         """Bring one folder's rows in step with the disk; returns its child folders to walk."""
         listing = run_cpu(scanner.list_folder, self.root, rel)

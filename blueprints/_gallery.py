@@ -1,0 +1,89 @@
+"""Shared by the gallery blueprints: the index for this app, who the viewer is, and item JSON.
+
+URLs in items start at the app's script root, so they stay right under a sub-path prefix.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from flask import g, request
+
+from blueprints._auth import caller, request_auth_state
+from blueprints._http import app_config, secure_cookies
+from models import Folder, Media
+from services import events
+from services.gallery.index import Indexer
+from services.paths import GalleryPath, resolve
+
+VISITOR_COOKIE = "visitor_id"
+VISITOR_COOKIE_DAYS = 365
+
+
+def indexer() -> Indexer:
+    return Indexer(app_config().photos_dir, events.publish)
+
+
+def gallery_path(raw: str) -> GalleryPath:
+    return resolve(app_config().photos_dir, raw)
+
+
+def viewer_id() -> str | None:
+    """Whose viewing history this is: this browser's visitor cookie (so people sharing the one gallery
+    password keep their own history), else the verified token's subject, else nobody yet."""
+    if "visitor_id" not in g:
+        g.visitor_id = _visitor_cookie()
+    if g.visitor_id:
+        return "visitor:" + g.visitor_id
+    role = caller().role
+    return f"token:{role}" if role else None
+
+
+def ensure_visitor_cookie(response) -> None:
+    """Give this browser a visitor id (an opaque random value, httpOnly) if it has none yet."""
+    if not _visitor_cookie():
+        response.set_cookie(VISITOR_COOKIE, g.visitor_id, max_age=VISITOR_COOKIE_DAYS * 86400,
+                            path=request.script_root + "/", httponly=True, samesite="Lax", secure=secure_cookies())
+
+
+def new_visitor() -> None:
+    """Before recording a first view: make up this browser's id so the view and the cookie agree."""
+    if not g.get("visitor_id"):
+        g.visitor_id = _visitor_cookie() or secrets.token_hex(16)
+
+
+def _visitor_cookie() -> str | None:
+    visitor = request.cookies.get(VISITOR_COOKIE, "")
+    return visitor if len(visitor) == 32 and all(ch in "0123456789abcdef" for ch in visitor) else None
+
+
+def cache_visibility() -> str:
+    """`public` only when anyone may read the gallery; otherwise shared caches must not keep it."""
+    return "public" if request_auth_state().anonymous_reads else "private"
+
+
+def thumbnail_url(rel: str, mtime: float) -> str:
+    return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={int(mtime * 1000)}"
+
+
+def album_json(folder: Folder) -> dict[str, Any]:
+    cover = folder.cover_path
+    return {"type": "album", "name": folder.name, "path": folder.path,
+            "mtime": folder.cover_mtime or folder.mtime or None,  # None: listed, not scanned yet
+            "itemCount": folder.item_count, "coverUrl": thumbnail_url(cover, folder.cover_mtime) if cover else None,
+            "coverWidth": folder.cover_width, "coverHeight": folder.cover_height}
+
+
+def media_json(media: Media) -> dict[str, Any]:
+    return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
+            "width": media.width, "height": media.height,
+            "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",
+            "thumbnailUrl": thumbnail_url(media.path, media.mtime)}
+
+
+def page_json(page) -> dict[str, Any]:
+    return {"items": [album_json(a) for a in page.albums] + [media_json(m) for m in page.media],
+            "page": page.page, "limit": page.limit, "totalPages": page.total_pages,
+            "totalResults": page.total_results}

@@ -1,0 +1,60 @@
+"""/api/browse: one album's page (checked against the disk first), and recently viewed albums."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, make_response, request
+
+from blueprints._auth import optional_viewer
+from blueprints._gallery import (
+    album_json,
+    ensure_visitor_cookie,
+    gallery_path,
+    indexer,
+    new_visitor,
+    page_json,
+    viewer_id,
+)
+from blueprints._http import json_body
+from errors import NotFound, ValidationFailed
+from services.gallery import browse
+from services.gallery.keys import parent_of
+
+bp = Blueprint("browse", __name__, url_prefix="/api/browse")
+
+
+@bp.get("/viewed")
+@optional_viewer
+def get_viewed():
+    _, limit = browse.paging(None, request.args.get("limit", 20))
+    albums = browse.recently_viewed(viewer_id(), limit)
+    return jsonify(items=[album_json(a) | {"viewedAt": a.viewed_at} for a in albums])
+
+
+@bp.post("/viewed")
+@optional_viewer
+def post_viewed():
+    raw = json_body().get("path")
+    if not isinstance(raw, str):
+        raise ValidationFailed("path", "path must be the album's path (\"\" for the root).")
+    found = gallery_path(raw)
+    album = found.rel if found.real.is_dir() else parent_of(found.rel) or ""
+    new_visitor()
+    browse.record_view(viewer_id(), album)
+    response = make_response("", 204)
+    ensure_visitor_cookie(response)
+    return response
+
+
+@bp.get("", defaults={"raw": ""})
+@bp.get("/<path:raw>")
+@optional_viewer
+def get_browse(raw: str):
+    found = gallery_path(raw)
+    if not found.real.is_dir():
+        raise NotFound("This is not an album.")
+    indexer().refresh_folder(found.rel)
+    page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
+    sort = request.args.get("sort", "smart")
+    result = browse.album_page(found.rel, viewer_id(), sort, page, limit)
+    crumbs = [{"name": name, "path": path} for name, path in browse.breadcrumbs(found.rel)]
+    return jsonify(path=found.rel, breadcrumbs=crumbs, sort=sort, **page_json(result))

@@ -1,0 +1,150 @@
+"""What visitors query: one album's page (albums first, then media), search, and viewing history.
+
+Pages combine two ordered queries (albums, media) so each stays an index scan; totals are real even
+for a page past the end. Natural order comes from Folder/Media.sort_key compared as plain bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import JOIN, fn
+
+from errors import ValidationFailed
+from models import Folder, Media, View, database
+from services.database import is_postgres
+from services.gallery.keys import fold, parent_of, path_hash
+
+SORTS = ("smart", "name_asc", "name_desc", "mtime_asc", "mtime_desc", "viewed_desc")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_QUERY_CHARS = 200
+MAX_VIEWS_LISTED = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    albums: list[Folder]
+    media: list[Media]
+    page: int
+    limit: int
+    total_results: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total_results / self.limit)
+
+
+def paging(page: Any, limit: Any) -> tuple[int, int]:
+    """Validated (page, limit) from query-string text; 400 naming the field otherwise."""
+    return _integer(page, "page", 1, 1, 1_000_000), _integer(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+
+
+def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int) -> Page:
+    if sort not in SORTS:
+        raise ValidationFailed("sort", f"sort must be one of {', '.join(SORTS)}.")
+    key = path_hash(rel)
+    albums = _albums_ordered(Folder.parent_hash == key, viewer, sort)
+    media = Media.select().where(Media.folder_hash == key).order_by(*_media_order(sort))
+    return _combine(albums, media, page, limit)
+
+
+def search(query: str, page: int, limit: int) -> Page:
+    """Albums, then photos and videos, whose name (or, for media, whose album's name) contains `query`."""
+    text = fold(query.strip())
+    if not text or len(text) > MAX_QUERY_CHARS:
+        raise ValidationFailed("q", f"Search for 1 to {MAX_QUERY_CHARS} characters.")
+    albums = Folder.select().where(_contains(Folder.name_folded, text)).order_by(_natural(Folder), Folder.path)
+    media = (Media.select().where(_contains(Media.name_folded, text) | _contains(Media.folder_folded, text))
+             .order_by(_natural(Media), Media.path))
+    return _combine(albums, media, page, limit)
+
+
+def record_view(viewer: str, rel: str) -> None:
+    """Remember that `viewer` opened album `rel` now (one row per viewer and album)."""
+    now = time.time()
+    (View.insert(viewer=viewer, path_hash=path_hash(rel), path=rel, viewed_at=now)
+     .on_conflict(conflict_target=[View.viewer, View.path_hash], update={View.viewed_at: now}).execute())
+
+
+def recently_viewed(viewer: str | None, limit: int) -> list[Folder]:
+    """The albums `viewer` opened, most recent first (albums that no longer exist are left out)."""
+    if viewer is None:
+        return []
+    return list(Folder.select(Folder, View.viewed_at.alias("viewed_at"))
+                .join(View, on=(View.path_hash == Folder.path_hash))
+                .where(View.viewer == viewer).order_by(View.viewed_at.desc()).limit(min(limit, MAX_VIEWS_LISTED))
+                .objects())
+
+
+def forget_views_before(cutoff: float) -> int:
+    return View.delete().where(View.viewed_at < cutoff).execute()
+
+
+def breadcrumbs(rel: str) -> list[tuple[str, str]]:
+    """(name, path) from the root down to `rel`; the root's name is empty."""
+    crumbs, current = [], rel
+    while current is not None:
+        crumbs.append((current.rpartition("/")[2], current))
+        current = parent_of(current)
+    return crumbs[::-1]
+
+
+def _albums_ordered(condition, viewer: str | None, sort: str):
+    newest = fn.COALESCE(Folder.cover_mtime, Folder.mtime)
+    query = Folder.select(Folder, View.viewed_at.alias("viewed_at")).join(
+        View, JOIN.LEFT_OUTER, on=((View.path_hash == Folder.path_hash) & (View.viewer == (viewer or ""))))
+    viewed_first = fn.COALESCE(View.viewed_at, -1).desc()
+    order = {
+        "name_asc": (_natural(Folder), Folder.path),
+        "name_desc": (_natural(Folder).desc(), Folder.path.desc()),
+        "mtime_asc": (newest, _natural(Folder)),
+        "mtime_desc": (newest.desc(), _natural(Folder)),
+        "smart": (viewed_first, newest.desc(), _natural(Folder)),
+        "viewed_desc": (viewed_first, _natural(Folder)),
+    }[sort]
+    return query.where(condition).order_by(*order)
+
+
+def _media_order(sort: str) -> tuple:
+    return {
+        "name_asc": (_natural(Media), Media.path),
+        "name_desc": (_natural(Media).desc(), Media.path.desc()),
+        "mtime_asc": (Media.mtime, _natural(Media)),
+    }.get(sort, (Media.mtime.desc(), _natural(Media)))
+
+
+def _combine(albums, media, page: int, limit: int) -> Page:
+    with database.atomic():  # one snapshot for the counts and the rows
+        album_total, media_total = albums.count(), media.count()
+        start = (page - 1) * limit
+        album_rows = list(albums.offset(start).limit(limit)) if start < album_total else []
+        media_start = max(0, start - album_total)
+        wanted = limit - len(album_rows)
+        media_rows = list(media.offset(media_start).limit(wanted)) if wanted and media_start < media_total else []
+    return Page(album_rows, media_rows, page, limit, album_total + media_total)
+
+
+def _natural(model):
+    """sort_key compared byte by byte (PostgreSQL's locale collation would ignore punctuation)."""
+    return model.sort_key.collate('"C"') if is_postgres() else model.sort_key
+
+
+def _contains(column, text: str):
+    position = fn.STRPOS(column, text) if is_postgres() else fn.INSTR(column, text)
+    return position > 0
+
+
+def _integer(value: Any, field: str, default: int, lo: int, hi: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(field, f"{field} must be a whole number.") from None
+    if not lo <= number <= hi:
+        raise ValidationFailed(field, f"{field} must be from {lo} to {hi}.")
+    return number

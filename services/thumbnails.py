@@ -1,0 +1,358 @@
+"""The thumbnail engine: WebP thumbnails of photos and video frames, cached on disk, each made once.
+
+Owns the cache layout, failure markers and single flight (in-process and, through flock, across workers).
+Never deletes or modifies a source file; Pillow work runs only on the services.cpu pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services import cpu
+
+log = logging.getLogger(__name__)
+
+FFMPEG_TIMEOUT_S = 30
+VIDEO_SEEK_S = 1
+MAX_FRAME_BYTES = 32 * 1024 * 1024
+REDUCING_GAP = 2.0
+QUALITY_TIERS = ((4_000_000, 80), (16_000_000, 70))  # (max source pixels, WebP quality); larger → 65
+QUALITY_LARGEST = 65
+PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+HEIC_SUFFIXES = (".heic", ".heif")
+HEIC_MISSING = "HEIC support not installed"
+VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
+ORIENTATION_TAG = 0x0112
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
+        '<rect width="320" height="240" fill="#2b2f36"/>{}</svg>')
+_PLACEHOLDERS = {
+    "processing": '<circle cx="160" cy="120" r="28" fill="none" stroke="#8a93a3" stroke-width="6" '
+                  'stroke-dasharray="120 60"/>',
+    "failed": '<path d="M136 96l48 48M184 96l-48 48" stroke="#c2645b" stroke-width="8" stroke-linecap="round"/>',
+    "video": '<path d="M142 92v56l48-28z" fill="#8a93a3"/>',
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    rel: str
+    mtime: float
+    size: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    path: Path | None
+    etag: str
+    reason: str | None = None
+
+
+class _Refused(Exception):
+    """A source that cannot be thumbnailed; the message is the reason kept in the marker."""
+
+
+class _Files(NamedTuple):
+    webp: Path
+    marker: Path
+    lock: Path
+
+
+class _Job:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Result | None = None
+        self.notify = False  # a caller was told "processing": call on_ready when it is made
+
+
+def placeholder_svg(kind: str) -> bytes:
+    """A small self-contained SVG for "processing", "failed" or "video"."""
+    return _SVG.format(_PLACEHOLDERS[kind]).encode()
+
+
+class Thumbnailer:
+    """Makes and caches thumbnails `width` pixels wide; `ffmpeg` is looked up on PATH unless None."""
+
+    def __init__(self, cache_dir: Path, width: int, max_pixels: int, *, wait_s: float = 10.0,
+                 max_queued: int | None = None, on_ready: Callable[[Source], None] | None = None,
+                 ffmpeg: str | None = "ffmpeg") -> None:
+        self._cache_dir = Path(cache_dir)
+        self._width = width
+        self._max_pixels = max_pixels
+        self._wait_s = wait_s
+        self._max_queued = max_queued
+        self._on_ready = on_ready
+        self._ffmpeg = shutil.which(ffmpeg) if ffmpeg else None
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+
+    def get(self, source: Source) -> Result:
+        """Answer from the cache, or make it waiting at most wait_s (not at all when the pool is saturated)."""
+        limit = 2 * cpu.size() if self._max_queued is None else self._max_queued
+        return self._answer(source, 0.0 if cpu.busy() >= limit else self._wait_s)
+
+    def ensure(self, source: Source) -> Result:
+        """Make it now, waiting as long as it takes (batch and CLI use); never "processing"."""
+        return self._answer(source, None)
+
+    def status(self, source: Source) -> str:
+        """ "ok", "failed" or "missing", from file checks only."""
+        files = self._files(self._key(source))
+        if files.webp.exists():
+            return "ok"
+        return "failed" if files.marker.exists() else "missing"
+
+    def _key(self, source: Source) -> str:
+        text = f"{source.rel}\0{round(source.mtime * 1_000_000_000)}\0{source.size}\0{self._width}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _files(self, key: str) -> _Files:
+        folder = self._cache_dir / key[:2] / key[2:4]
+        return _Files(folder / f"{key}.webp", folder / f"{key}.failed", folder / f"{key}.lock")
+
+    def _known(self, source: Source, key: str) -> Result | None:
+        """The answer that needs no generation: cached, failed before, or impossible here."""
+        done = _finished(key, self._files(key))
+        if done is not None:
+            return done
+        if source.kind == "video" and self._ffmpeg is None:
+            return Result("placeholder", None, key)
+        if source.path.suffix.lower() in HEIC_SUFFIXES and not _heic_supported():
+            # No marker: installing pillow-heif must make these work without touching the files.
+            return Result("failed", None, key, HEIC_MISSING)
+        return None
+
+    def _answer(self, source: Source, wait_s: float | None) -> Result:
+        key = self._key(source)
+        known = self._known(source, key)
+        if known is not None:
+            return known
+        job = self._join(source, key)
+        job.done.wait(wait_s)
+        with self._lock:  # _run sets the result under this lock: either we see it or it sees notify
+            if job.result is not None:
+                return job.result
+            job.notify = True
+        return Result("processing", None, key)
+
+    def _join(self, source: Source, key: str) -> _Job:
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None:
+                job = self._jobs[key] = _Job()
+                threading.Thread(target=self._run, args=(source, key, job), name=f"thumbnail-{key[:8]}",
+                                 daemon=True).start()
+        return job
+
+    def _run(self, source: Source, key: str, job: _Job) -> None:
+        result = Result("failed", None, key, "thumbnail generation was interrupted")
+        try:
+            result = self._generate(source, key)
+        except Exception as error:
+            log.exception("thumbnail of %s could not be made", source.rel)
+            result = Result("failed", None, key, f"thumbnail could not be made: {type(error).__name__}")
+        finally:
+            with self._lock:
+                job.result = result
+                del self._jobs[key]
+                notify = job.notify
+            job.done.set()
+        if notify and result.status == "ok" and self._on_ready is not None:
+            try:
+                self._on_ready(source)
+            except Exception:
+                log.exception("on_ready failed for %s", source.rel)
+
+    def _generate(self, source: Source, key: str) -> Result:
+        files = self._files(key)
+        fd = cpu.run_cpu(_acquire, files.lock)  # another worker may be making this one: wait for it
+        try:
+            done = _finished(key, files)
+            if done is not None:
+                return done
+            reason = self._make(source, files)
+            if reason is None:
+                return Result("ok", files.webp, key)
+            cpu.run_cpu(_write_atomic, files.marker, reason.encode())
+            log.info("no thumbnail for %s: %s", source.rel, reason)
+            return Result("failed", None, key, reason)
+        finally:
+            _release(files.lock, fd)
+
+    def _make(self, source: Source, files: _Files) -> str | None:
+        if source.kind != "video":
+            formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
+            return cpu.run_cpu(_make_file, source.path, files.webp, self._width, self._max_pixels, formats)
+        try:
+            # On this greenlet, not the pool: gevent's subprocess cannot run in a native thread.
+            frame = _video_frame(self._ffmpeg, source.path, self._width)
+        except _Refused as error:
+            return str(error)
+        return cpu.run_cpu(_make_file, frame, files.webp, self._width, self._max_pixels, ("PNG",))
+
+
+def _finished(key: str, files: _Files) -> Result | None:
+    if files.webp.exists():
+        return Result("ok", files.webp, key)
+    try:
+        reason = files.marker.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    return Result("failed", None, key, reason)
+
+
+@functools.cache
+def _heic_supported() -> bool:
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, formats: tuple[str, ...]) -> str | None:
+    """Pool thread: decode, shrink, encode and store one thumbnail; returns why it cannot, or None."""
+    # An unreadable source (permissions, gone) raises here and leaves no marker: it is cheap to retry.
+    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as fp:
+        try:
+            image, pixels, icc = _render(fp, width, max_pixels, formats)
+            data = _encode(image, _quality(pixels), icc)
+        except MemoryError:
+            raise
+        except Exception as error:  # Pillow raises many kinds for broken files; each means "this file"
+            return _reason(error)
+    _write_atomic(target, data)
+    return None
+
+
+def _render(fp, width: int, max_pixels: int, formats: tuple[str, ...]) -> tuple[Image.Image, int, bytes | None]:
+    """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding."""
+    Image.init()  # registers every plugin once, so that `formats` can name MPO, WEBP, TIFF
+    with Image.open(fp, formats=formats) as image:
+        pixels = image.width * image.height
+        if pixels > max_pixels:
+            raise _Refused(f"image too large: {pixels} pixels")
+        if image.format in ("JPEG", "MPO"):
+            box = _draft_box(image.size, image.getexif().get(ORIENTATION_TAG, 1), width)
+            if box is not None:
+                image.draft("RGB", box)  # before exif_transpose, which would decode at full size
+        icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P", "PA") else None
+        ImageOps.exif_transpose(image, in_place=True)  # also loads (the first frame of an animation)
+        mode = "RGBA" if image.has_transparency_data else "RGB"
+        small = image.convert(mode) if image.mode != mode else image  # palettes resize badly: convert first
+        small.thumbnail((width, 3 * width), reducing_gap=REDUCING_GAP)
+        return small.copy(), pixels, icc  # a copy outlives closing the file
+
+
+def _draft_box(stored: tuple[int, int], orientation: int, width: int) -> tuple[int, int] | None:
+    """The JPEG draft size, in the stored orientation: REDUCING_GAP times the final thumbnail."""
+    shown_w, shown_h = stored[::-1] if orientation in ROTATED else stored
+    scale = min(width / shown_w, 3 * width / shown_h) * REDUCING_GAP
+    if scale >= 1:
+        return None
+    box = (max(1, int(shown_w * scale)), max(1, int(shown_h * scale)))
+    return box[::-1] if orientation in ROTATED else box
+
+
+def _quality(pixels: int) -> int:
+    return next((quality for limit, quality in QUALITY_TIERS if pixels <= limit), QUALITY_LARGEST)
+
+
+def _encode(image: Image.Image, quality: int, icc: bytes | None) -> bytes:
+    """WebP bytes without EXIF or XMP (so no GPS); the ICC profile stays."""
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", quality=quality, icc_profile=icc or None)
+    return buffer.getvalue()
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, _Refused):
+        return str(error)
+    if isinstance(error, Image.DecompressionBombError | Image.DecompressionBombWarning):
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        return f"image too large: {found[1]} pixels" if found else "image too large"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image (or not a supported format)"  # Pillow's message names the absolute path
+    if "truncated" in str(error):
+        return "image is truncated"
+    return f"image could not be decoded: {type(error).__name__}: {str(error)[:160]}"
+
+
+def _video_frame(ffmpeg: str, path: Path, width: int) -> bytes:
+    """One frame as PNG (at VIDEO_SEEK_S, else the first for short clips), shrunk by ffmpeg; raises _Refused."""
+    scale = f"scale='min(iw,{2 * width})':'min(ih,{6 * width})':force_original_aspect_ratio=decrease"
+    problem = "no frame"
+    for seek in (["-ss", str(VIDEO_SEEK_S)], []):
+        # Only local files and real video containers: a playlist posing as .mp4 cannot fetch URLs.
+        command = [ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist",
+                   VIDEO_DEMUXERS, *seek, "-i", str(path), "-frames:v", "1", "-vf", scale, "-f", "image2pipe",
+                   "-c:v", "png", "pipe:1"]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)  # noqa: S603
+        except subprocess.TimeoutExpired:
+            raise _Refused(f"ffmpeg took more than {FFMPEG_TIMEOUT_S} s") from None
+        if done.returncode == 0 and done.stdout:
+            if len(done.stdout) > MAX_FRAME_BYTES:  # the scale filter keeps real frames far below this
+                raise _Refused("video frame too large")
+            return done.stdout
+        lines = done.stderr.decode(errors="replace").replace(str(path), path.name).strip().splitlines()
+        problem = lines[-1][:160] if lines else problem
+    raise _Refused(f"ffmpeg could not read a frame: {problem}")
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder and os.replace: the final name never shows a partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            os.fchmod(file.fileno(), 0o644)
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def _acquire(lock_path: Path) -> int:
+    """Pool thread: block until this process holds the flock on lock_path; returns its descriptor."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        os.close(fd)  # the holder removed that lock file as it finished: lock the current one
+
+
+def _release(lock_path: Path, fd: int) -> None:
+    # Unlinked while still held, so no lock files pile up; _acquire's inode check makes this safe.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lock_path)
+    os.close(fd)
