@@ -1,4 +1,4 @@
-"""The `photonix` command group: serve, init-db, doctor, set-password, version, sample-album.
+"""The `photonix` command group: serve, init-db, doctor, set-password, index, version, sample-album.
 
 Commands load the configuration themselves so that a bad configuration is reported as a list of
 problems (exit 2) instead of a traceback; they call services, never HTTP views.
@@ -15,8 +15,9 @@ from flask.cli import FlaskGroup
 
 from config import Config, ConfigError, load_config
 from errors import ValidationFailed
-from services import database, settings
+from services import database, events, settings
 from services.doctor import check_installation, check_url
+from services.gallery.index import Indexer
 from services.sample import create_sample_album
 from services.version import VERSION
 
@@ -138,6 +139,25 @@ def set_password(off: bool, public: bool | None, password_stdin: bool) -> None:
         database.close_connection()
     mode = "off" if not state.password_enabled else "on, " + ("public" if state.public_access else "private")
     click.echo(f"password protection {mode}" + ("" if changed else " (nothing changed)"))
+
+
+@main.command("index", with_appcontext=False)
+def index() -> None:
+    """Scan the photos folder now, showing progress."""
+    config = _config_or_exit()
+    _prepare_database(config)
+
+    def publish(kind: str, data: dict) -> None:
+        events.publish(kind, data)  # a browser open on the gallery sees the progress too
+        if kind == "index-progress":
+            click.echo(f"\r{data['folders']} folders, {data['files']} files ...", nl=False)
+
+    try:
+        stats = Indexer(config.photos_dir, publish).scan()
+    finally:
+        database.close_connection()
+    click.echo(f"\rindexed {stats.folders} folders, {stats.files} files: {stats.added} added, "
+               f"{stats.updated} updated, {stats.removed} removed")
 
 
 @main.command("version", with_appcontext=False)

@@ -26,9 +26,12 @@ proc_name = "photonix"
 
 
 def post_worker_init(worker):
-    from services import jobs
+    from services import events, jobs
+    from services.gallery.index import register_job
 
-    jobs.start_background(worker.wsgi.extensions["photonix"])
+    config = worker.wsgi.extensions["photonix"]
+    register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
+    jobs.start_background(config)
 
 
 def worker_exit(server, worker):

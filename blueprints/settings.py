@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from blueprints._auth import admin_required, request_auth_state
+from blueprints._auth import admin_required, optional_viewer, request_auth_state
 from blueprints._http import app_config, json_body
-from services import settings
+from services import jobs, settings
+from services.gallery import index
 from services.version import VERSION
 
 bp = Blueprint("settings", __name__, url_prefix="/api/settings")
@@ -22,6 +23,20 @@ def get_settings():
 def post_settings():
     settings.change_settings(json_body())
     return _public_settings(settings.auth_state())
+
+
+@bp.get("/status")
+@optional_viewer
+def get_status():
+    return jsonify(index=index.index_status())
+
+
+@bp.post("/sync/index")
+@admin_required
+def post_sync_index():
+    """Ask the process that runs background jobs to scan now; progress arrives as index-* events."""
+    jobs.request_run(index.JOB_NAME)
+    return jsonify(queued=True), 202
 
 
 def _public_settings(state: settings.AuthState):

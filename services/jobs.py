@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models import Setting
 from services import cpu, events, lease
 from services.database import close_connection
 
@@ -22,6 +23,7 @@ LEASE_RENEW_S = 5.0
 LEASE_TTL_S = 15.0
 PRUNE_EVENTS_INTERVAL_S = 3600.0
 STOP_TIMEOUT_S = 5.0
+REQUEST_KEY_PREFIX = "job-request:"
 
 log = logging.getLogger("photonix.jobs")
 
@@ -33,6 +35,7 @@ class _Periodic:
     fn: Callable[[], Any]
     next_due: float = 0.0
     thread: threading.Thread | None = None
+    started_at: float = 0.0  # wall clock, compared with run requests from other processes
 
     def is_running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -56,6 +59,14 @@ def register_periodic(name: str, interval_s: float, fn: Callable[[], Any]) -> No
 
 
 register_periodic("prune-events", PRUNE_EVENTS_INTERVAL_S, events.prune)
+
+
+def request_run(name: str) -> None:
+    """Ask whichever process holds the lease (on any node) to run task `name` at its next renewal,
+    even if it is not due; a request made while the task runs starts it again once that run ends."""
+    now = time.time()
+    (Setting.insert(key=REQUEST_KEY_PREFIX + name, value=repr(now), updated_at=now)
+     .on_conflict(conflict_target=[Setting.key], preserve=[Setting.value, Setting.updated_at]).execute())
 
 
 def start_background(config: Any, renew_s: float = LEASE_RENEW_S, ttl_s: float = LEASE_TTL_S) -> None:
@@ -148,14 +159,28 @@ class _Runner:
             close_connection()
 
     def _start_due(self, now: float) -> None:
+        requested = _run_requests()
         with _tasks_lock:
-            due = [t for t in _tasks.values() if t.next_due <= now and not t.is_running()]
+            due = [t for t in _tasks.values() if not t.is_running()
+                   and (t.next_due <= now or requested.get(t.name, 0.0) > t.started_at)]
             for task in due:
                 task.next_due = now + task.interval_s
+                task.started_at = time.time()
                 task.thread = threading.Thread(
                     target=_run_task, args=(task,), name=f"photonix-job-{task.name}", daemon=True
                 )
                 task.thread.start()
+
+
+def _run_requests() -> dict[str, float]:
+    try:
+        rows = Setting.select(Setting.key, Setting.updated_at).where(Setting.key.startswith(REQUEST_KEY_PREFIX))
+        return {key[len(REQUEST_KEY_PREFIX):]: at for key, at in rows.tuples()}
+    except Exception as exc:  # requests wait for the next renewal; due tasks still run
+        log.warning("could not read job run requests: %s", exc)
+        return {}
+    finally:
+        close_connection()
 
 
 def _run_task(task: _Periodic) -> None:

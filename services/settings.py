@@ -93,6 +93,12 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     return changed
 
 
+def read_setting(key: str) -> str | None:
+    """One stored value (for keys outside the auth state, e.g. job status), or None."""
+    row = Setting.get_or_none(Setting.key == key)
+    return row.value if row else None
+
+
 def write_settings(changes: dict[str, str], bump_epoch: bool) -> None:
     """Write `changes` (key -> text) and optionally bump the auth epoch, in one short transaction."""
     now = time.time()

@@ -80,10 +80,6 @@ def recently_viewed(viewer: str | None, limit: int) -> list[Folder]:
                 .objects())
 
 
-def forget_views_before(cutoff: float) -> int:
-    return View.delete().where(View.viewed_at < cutoff).execute()
-
-
 def breadcrumbs(rel: str) -> list[tuple[str, str]]:
     """(name, path) from the root down to `rel`; the root's name is empty."""
     crumbs, current = [], rel

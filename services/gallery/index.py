@@ -7,6 +7,7 @@ and header reading run on the CPU pool; rows are written in short batched transa
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -17,7 +18,8 @@ from typing import Any
 
 from peewee import fn
 
-from models import Folder, Media, database
+from models import Folder, Media, View, database
+from services import jobs, settings
 from services.cpu import run_cpu
 from services.gallery import scanner
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
@@ -26,6 +28,10 @@ from services.paths import MAX_DEPTH
 log = logging.getLogger("photonix.gallery")
 BATCH_ROWS = 500
 PROGRESS_EVERY_S = 0.5
+STATE_KEY = "index-state"
+VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
+VIEWS_PRUNE_INTERVAL_S = 86400.0
+JOB_NAME = "index"
 Publish = Callable[[str, dict[str, Any]], Any]
 
 
@@ -53,8 +59,10 @@ class Indexer:
         return not Folder.select().where(Folder.path_hash == path_hash("")).exists()
 
     def scan(self, keep_going: Callable[[], bool] = lambda: True) -> ScanStats:
-        """Walk the whole tree once; publishes index-progress and index-complete events."""
-        started, last_progress = time.monotonic(), 0.0
+        """Walk the whole tree once; publishes index-progress and index-complete events and records
+        its state for GET /api/settings/status. Stops early (keeping what it did) when keep_going() fails."""
+        started, started_at, last_progress = time.monotonic(), time.time(), 0.0
+        _save_state({"running": True, "startedAt": started_at})
         stats, queue = ScanStats(), [""]
         while queue and keep_going():
             rel = queue.pop()
@@ -65,6 +73,8 @@ class Indexer:
         self._update_aggregates(stats.changed_folders)
         seconds = time.monotonic() - started
         log.info("index scan: %s in %.2fs", stats.as_event(), seconds)
+        _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(),
+                     "complete": not queue, **stats.as_event(seconds)})
         self.publish("index-complete", stats.as_event(seconds))
         return stats
 
@@ -135,6 +145,27 @@ class Indexer:
                 current = parent_of(current)
         for rel in sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r)):
             _aggregate(rel)
+
+
+def register_job(root: Path, interval_s: float, publish: Publish) -> None:
+    """The periodic scan in the lease-holding process: at once when it starts leading (a full scan
+    on an empty index), then every `interval_s`, and whenever jobs.request_run(JOB_NAME) asks."""
+    jobs.register_periodic(JOB_NAME, interval_s, lambda: Indexer(root, publish).scan(keep_going=jobs.is_leader))
+    jobs.register_periodic("prune-views", VIEWS_PRUNE_INTERVAL_S,
+                           lambda: View.delete().where(View.viewed_at < time.time() - VIEWS_KEPT_S).execute())
+
+
+def index_status() -> dict[str, Any]:
+    """Counts from the index and the state of the last (or running) scan."""
+    photos = Media.select().where(Media.kind == "photo").count()
+    videos = Media.select().where(Media.kind == "video").count()
+    state = json.loads(settings.read_setting(STATE_KEY) or "{}")
+    return {"albums": max(0, Folder.select().count() - 1), "photos": photos, "videos": videos,
+            "running": False, **state}
+
+
+def _save_state(state: dict[str, Any]) -> None:
+    settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
 
 
 def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:

@@ -185,3 +185,17 @@ def test_search_albums_and_media(scanned):
     assert names_of(paged) == ["img10.jpg"] and paged["totalResults"] == 4 and paged["totalPages"] == 2
     for bad in ("/api/search", "/api/search?q=%20", "/api/search?q=" + "x" * 201):
         assert scanned.get(bad).get_json()["field"] == "q"
+
+
+def test_index_status_and_scan_request(scanned):
+    status = scanned.get("/api/settings/status").get_json()["index"]
+    assert (status["albums"], status["photos"], status["videos"]) == (4, 8, 0)
+    assert status["running"] is False and status["complete"] is True and status["added"] == 8
+    assert scanned.post("/api/settings/sync/index").status_code == 403
+    from tests.conftest import ADMIN_SECRET
+
+    response = scanned.post("/api/settings/sync/index", headers={"X-Admin-Secret": ADMIN_SECRET})
+    assert response.status_code == 202 and response.get_json() == {"queued": True}
+    from services import settings as store
+
+    assert store.read_setting("job-request:index") is not None

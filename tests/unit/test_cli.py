@@ -18,7 +18,7 @@ def run(args, env, timeout=60, stdin=None):
 def test_help_lists_every_command_with_one_line(tmp_path):
     result = run(["--help"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "missing")})
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "init-db", "doctor", "set-password", "version", "sample-album"):
+    for command in ("serve", "init-db", "doctor", "set-password", "index", "version", "sample-album"):
         line = next(line for line in result.stdout.splitlines() if line.strip().startswith(command + " "))
         assert not line.rstrip().endswith("..."), line
 
@@ -85,3 +85,16 @@ def test_set_password_for_an_owner_locked_out_of_the_web_ui(env, app):
     off = run(["set-password", "--off"], env)
     assert off.returncode == 0 and off.stdout.strip() == "password protection off"
     assert not settings.auth_state().password_enabled and settings.auth_state().epoch == 2
+
+
+def test_index_command_scans_and_reports(env, app, photos_dir):
+    from models import Event, Media
+    from tests.support import images
+
+    images.jpeg(photos_dir / "album" / "one.jpg")
+    images.png(photos_dir / "album" / "deeper" / "two.png")
+    result = run(["index"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("indexed 3 folders, 2 files: 2 added, 0 updated, 0 removed")
+    assert sorted(m.path for m in Media.select()) == ["album/deeper/two.png", "album/one.jpg"]
+    assert Event.select().where(Event.type == "index-complete").count() == 1

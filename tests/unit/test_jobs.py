@@ -73,3 +73,16 @@ def test_stop_background_ends_open_event_streams(db):
     assert sub.ended == "shutdown"
     with pytest.raises(events.SubscriptionEnded):
         sub.get(0)
+
+
+def test_a_run_request_from_anywhere_starts_a_task_before_it_is_due(tasks, config):
+    runs: list[float] = []
+    tasks("index", 3600, lambda: runs.append(time.time()))
+    jobs.start_background(config, renew_s=RENEW_S, ttl_s=TTL_S)
+    assert wait_until(lambda: len(runs) == 1)  # first run as soon as it leads
+    time.sleep(5 * RENEW_S)
+    assert len(runs) == 1  # not due again for an hour
+    jobs.request_run("index")  # e.g. POST /api/settings/sync/index on another worker
+    assert wait_until(lambda: len(runs) == 2)
+    time.sleep(5 * RENEW_S)
+    assert len(runs) == 2  # one request, one run
