@@ -11,10 +11,11 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import auth, browse, errors, files, health, search, settings
+from blueprints import auth, browse, errors, files, health, search, settings, thumbnails
 from blueprints._auth import init_auth
 from config import Config, load_config
 from services.database import bind_database, close_connection, open_database
+from services.gallery.thumbs import make_thumbnailer
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -24,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.extensions["photonix"] = config
+    app.extensions["photonix_thumbnailer"] = make_thumbnailer(config)
     _configure_logging(config)
     bind_database(open_database(config.database_url))
     app.teardown_appcontext(lambda _exc: close_connection())
@@ -32,7 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
     errors.register(app)
     init_auth(app)
-    for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp):
+    for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp, thumbnails.bp):
         app.register_blueprint(blueprint)
     return app
 

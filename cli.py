@@ -1,4 +1,4 @@
-"""The `photonix` command group: serve, init-db, doctor, set-password, index, version, sample-album.
+"""The `photonix` command group: serve, init-db, doctor, set-password, index, thumbs, version, sample-album.
 
 Commands load the configuration themselves so that a bad configuration is reported as a list of
 problems (exit 2) instead of a traceback; they call services, never HTTP views.
@@ -17,6 +17,7 @@ from config import Config, ConfigError, load_config
 from errors import ValidationFailed
 from services import database, events, settings
 from services.doctor import check_installation, check_url
+from services.gallery import thumbs as gallery_thumbs
 from services.gallery.index import Indexer
 from services.sample import create_sample_album
 from services.version import VERSION
@@ -158,6 +159,29 @@ def index() -> None:
         database.close_connection()
     click.echo(f"\rindexed {stats.folders} folders, {stats.files} files: {stats.added} added, "
                f"{stats.updated} updated, {stats.removed} removed")
+
+
+@main.command("thumbs", with_appcontext=False)
+def thumbs() -> None:
+    """Make every missing thumbnail now, with a progress bar."""
+    config = _config_or_exit()
+    _prepare_database(config)
+    thumbnailer = gallery_thumbs.make_thumbnailer(config)
+    bar = None
+
+    def progress(done: int, total: int, failed: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="thumbnails", show_pos=True)
+        bar.update(done - bar.pos)
+
+    try:
+        done, failed = gallery_thumbs.make_missing(thumbnailer, config.photos_dir, progress)
+    finally:
+        database.close_connection()
+    if bar is not None:
+        bar.render_finish()
+    click.echo(f"{done - failed} thumbnails made, {failed} failed (see the log for reasons)")
 
 
 @main.command("version", with_appcontext=False)

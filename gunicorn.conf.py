@@ -27,10 +27,11 @@ proc_name = "photonix"
 
 def post_worker_init(worker):
     from services import events, jobs
-    from services.gallery.index import register_job
+    from services.gallery import index, thumbs
 
     config = worker.wsgi.extensions["photonix"]
-    register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
+    index.register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
+    thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
     jobs.start_background(config)
 
 

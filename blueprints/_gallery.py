@@ -13,7 +13,6 @@ from flask import g, request
 
 from blueprints._auth import caller, request_auth_state
 from blueprints._http import app_config, secure_cookies
-from models import Folder, Media
 from services import events
 from services.gallery.index import Indexer
 from services.paths import GalleryPath, resolve
@@ -68,7 +67,7 @@ def thumbnail_url(rel: str, mtime: float) -> str:
     return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={int(mtime * 1000)}"
 
 
-def album_json(folder: Folder) -> dict[str, Any]:
+def album_json(folder: Any) -> dict[str, Any]:  # a models.Folder
     cover = folder.cover_path
     return {"type": "album", "name": folder.name, "path": folder.path,
             "mtime": folder.cover_mtime or folder.mtime or None,  # None: listed, not scanned yet
@@ -76,7 +75,7 @@ def album_json(folder: Folder) -> dict[str, Any]:
             "coverWidth": folder.cover_width, "coverHeight": folder.cover_height}
 
 
-def media_json(media: Media) -> dict[str, Any]:
+def media_json(media: Any) -> dict[str, Any]:  # a models.Media
     return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
             "width": media.width, "height": media.height,
             "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",

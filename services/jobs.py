@@ -8,6 +8,7 @@ Each task run gets its own thread (a greenlet under gevent) so a long task never
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class _Periodic:
     fn: Callable[[], Any]
     next_due: float = 0.0
     thread: threading.Thread | None = None
+    on_request_only: bool = False
     started_at: float = 0.0  # wall clock, compared with run requests from other processes
 
     def is_running(self) -> bool:
@@ -59,6 +61,12 @@ def register_periodic(name: str, interval_s: float, fn: Callable[[], Any]) -> No
 
 
 register_periodic("prune-events", PRUNE_EVENTS_INTERVAL_S, events.prune)
+
+
+def register_on_request(name: str, fn: Callable[[], Any]) -> None:
+    """Run fn() in the lease-holding process only when request_run(name) asks, never on a schedule."""
+    with _tasks_lock:
+        _tasks[name] = _Periodic(name, math.inf, fn, next_due=math.inf, on_request_only=True)
 
 
 def request_run(name: str) -> None:
@@ -142,7 +150,7 @@ class _Runner:
             log.info("this process (%s) now runs the background jobs", self.holder)
             with _tasks_lock:
                 for task in _tasks.values():
-                    task.next_due = 0.0
+                    task.next_due = math.inf if task.on_request_only else 0.0
         elif self.leader and not leader:
             log.warning("this process (%s) lost the jobs lease; it starts no more jobs", self.holder)
         self.leader = leader

@@ -35,7 +35,7 @@ MAX_FRAME_BYTES = 32 * 1024 * 1024
 REDUCING_GAP = 2.0
 QUALITY_TIERS = ((4_000_000, 80), (16_000_000, 70))  # (max source pixels, WebP quality); larger → 65
 QUALITY_LARGEST = 65
-PHOTO_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG also opens MPO; nothing else (no EPS)
 HEIC_SUFFIXES = (".heic", ".heif")
 HEIC_MISSING = "HEIC support not installed"
 VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
@@ -54,19 +54,19 @@ _PLACEHOLDERS = {
 
 @dataclass(frozen=True)
 class Source:
-    path: Path
-    rel: str
-    mtime: float
-    size: int
-    kind: str
+    path: Path  # absolute, already checked to be inside the gallery
+    rel: str  # gallery-relative, "/"-separated: part of the cache key
+    mtime: float  # seconds
+    size: int  # bytes
+    kind: str  # "photo" or "video"
 
 
 @dataclass(frozen=True)
 class Result:
-    status: str
-    path: Path | None
-    etag: str
-    reason: str | None = None
+    status: str  # "ok" | "processing" | "failed" | "placeholder"
+    path: Path | None  # the cached WebP when "ok"
+    etag: str  # the cache key: stable per (rel, mtime, size, width)
+    reason: str | None = None  # why, when "failed": short, for people
 
 
 class _Refused(Exception):
@@ -122,6 +122,10 @@ class Thumbnailer:
         if files.webp.exists():
             return "ok"
         return "failed" if files.marker.exists() else "missing"
+
+    def in_flight(self) -> int:
+        """Thumbnails this process is making right now (lock-free, so safe on a pool thread)."""
+        return len(self._jobs)
 
     def _key(self, source: Source) -> str:
         text = f"{source.rel}\0{round(source.mtime * 1_000_000_000)}\0{source.size}\0{self._width}"
@@ -249,7 +253,7 @@ def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, 
 
 def _render(fp, width: int, max_pixels: int, formats: tuple[str, ...]) -> tuple[Image.Image, int, bytes | None]:
     """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding."""
-    Image.init()  # registers every plugin once, so that `formats` can name MPO, WEBP, TIFF
+    Image.init()  # registers every plugin once, so that `formats` can name WEBP and TIFF
     with Image.open(fp, formats=formats) as image:
         pixels = image.width * image.height
         if pixels > max_pixels:

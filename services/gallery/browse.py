@@ -7,6 +7,7 @@ for a page past the end. Natural order comes from Folder/Media.sort_key compared
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,13 @@ def recently_viewed(viewer: str | None, limit: int) -> list[Folder]:
                 .join(View, on=(View.path_hash == Folder.path_hash))
                 .where(View.viewer == viewer).order_by(View.viewed_at.desc()).limit(min(limit, MAX_VIEWS_LISTED))
                 .objects())
+
+
+def random_recent_photo(among: int) -> Media | None:
+    """One of the `among` newest photos, at random (the login page's background), or None."""
+    recent = list(Media.select(Media.path, Media.mtime).where(Media.kind == "photo")
+                  .order_by(Media.mtime.desc()).limit(among))
+    return random.choice(recent) if recent else None  # noqa: S311 (decoration, not security)
 
 
 def breadcrumbs(rel: str) -> list[tuple[str, str]]:

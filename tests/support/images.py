@@ -98,3 +98,12 @@ def _touch(path: Path, mtime: float | None) -> Path:
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+def png_alpha(path: Path, size: tuple[int, int] = (200, 100)) -> Path:
+    """An RGBA PNG: the left half opaque red, the right half fully transparent."""
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    image.paste((220, 30, 30, 255), (0, 0, size[0] // 2, size[1]))
+    _prepare(path)
+    image.save(path, "PNG")
+    return path

@@ -18,7 +18,8 @@ def run(args, env, timeout=60, stdin=None):
 def test_help_lists_every_command_with_one_line(tmp_path):
     result = run(["--help"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "missing")})
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "init-db", "doctor", "set-password", "index", "version", "sample-album"):
+    for command in ("serve", "init-db", "doctor", "set-password", "index", "thumbs", "version",
+                    "sample-album"):
         line = next(line for line in result.stdout.splitlines() if line.strip().startswith(command + " "))
         assert not line.rstrip().endswith("..."), line
 
@@ -98,3 +99,17 @@ def test_index_command_scans_and_reports(env, app, photos_dir):
     assert result.stdout.strip().endswith("indexed 3 folders, 2 files: 2 added, 0 updated, 0 removed")
     assert sorted(m.path for m in Media.select()) == ["album/deeper/two.png", "album/one.jpg"]
     assert Event.select().where(Event.type == "index-complete").count() == 1
+
+
+def test_thumbs_command_makes_the_missing_ones(env, app, photos_dir, tmp_path):
+    from tests.support import images
+
+    images.jpeg(photos_dir / "album" / "one.jpg")
+    images.truncated_jpeg(photos_dir / "album" / "two.jpg")
+    assert run(["index"], env).returncode == 0
+    result = run(["thumbs"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("1 thumbnails made, 1 failed (see the log for reasons)")
+    assert len(list((tmp_path / "data" / "thumbs").rglob("*.webp"))) == 1
+    again = run(["thumbs"], env)
+    assert again.stdout.strip().endswith("0 thumbnails made, 0 failed (see the log for reasons)")

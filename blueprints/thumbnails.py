@@ -1,0 +1,84 @@
+"""/api/thumbnail: WebP thumbnails made on demand (or a placeholder), their stats and the batch job;
+/api/login-bg: the login page's background.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, send_file
+
+from blueprints._auth import admin_required, optional_viewer, request_auth_state
+from blueprints._gallery import cache_visibility, gallery_path, indexer, thumbnail_url
+from errors import NotFound, ValidationFailed
+from services import jobs
+from services.gallery import browse, thumbs
+from services.thumbnails import Result, Thumbnailer, placeholder_svg
+
+bp = Blueprint("thumbnails", __name__)
+THUMB_MAX_AGE_S = 365 * 86400  # the URL carries the source's version
+UNVERSIONED_MAX_AGE_S = 60
+RETRY_AFTER_S = 2
+LOGIN_BG_CHOICES = 50
+
+
+@bp.get("/api/thumbnail")
+@optional_viewer
+def get_thumbnail():
+    raw = request.args.get("path")
+    if raw is None:
+        raise ValidationFailed("path", "path names the photo or video.")
+    found = gallery_path(raw)
+    media = indexer().media(found.rel) if found.real.is_file() else None
+    if media is None:
+        raise NotFound("No photo or video is at this path.")
+    source = thumbs.source_for(found.real, media)
+    return _thumbnail_response(thumbnailer().get(source))
+
+
+@bp.get("/api/thumbnail/stats")
+@optional_viewer
+def get_thumbnail_stats():
+    return jsonify(thumbs.stats(thumbnailer(), current_app.extensions["photonix"].photos_dir))
+
+
+@bp.post("/api/thumbnail/batch")
+@admin_required
+def post_thumbnail_batch():
+    """Ask the background-job process to make every missing thumbnail; progress comes as events."""
+    jobs.request_run(thumbs.JOB_NAME)
+    return jsonify(queued=True), 202
+
+
+@bp.get("/api/login-bg")
+def get_login_bg():
+    """A recent photo when anyone may see the gallery anyway; the built-in picture otherwise."""
+    if request_auth_state().anonymous_reads:
+        pick = browse.random_recent_photo(LOGIN_BG_CHOICES)
+        if pick is not None:
+            response = redirect(thumbnail_url(pick.path, pick.mtime), 302)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    response = current_app.send_static_file("img/login-bg.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def thumbnailer() -> Thumbnailer:
+    return current_app.extensions["photonix_thumbnailer"]
+
+
+def _thumbnail_response(result: Result) -> Response:
+    if result.status == "ok":
+        response = send_file(result.path, mimetype="image/webp", conditional=True, etag=result.etag)
+        max_age = THUMB_MAX_AGE_S if request.args.get("v") else UNVERSIONED_MAX_AGE_S
+        response.headers["Cache-Control"] = f"{cache_visibility()}, max-age={max_age}" + (
+            ", immutable" if request.args.get("v") else "")
+    else:
+        kind = {"processing": "processing", "failed": "failed"}.get(result.status, "video")
+        status = {"processing": 202, "failed": 404}.get(result.status, 200)
+        response = Response(placeholder_svg(kind), status=status, mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "no-store" if result.status == "processing" else \
+            f"{cache_visibility()}, max-age={UNVERSIONED_MAX_AGE_S}"
+        if result.status == "processing":
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    response.headers["X-Thumb-Status"] = "ready" if result.status == "ok" else result.status
+    return response

@@ -1,0 +1,376 @@
+"""services/thumbnails.py on real files: orientation, metadata, remembered failures, single flight, bounded waits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from defusedxml import ElementTree
+from PIL import Image, ImageCms, ImageFile, ImageOps
+
+from services import cpu, thumbnails
+from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
+from tests.support import images
+
+ROOT = Path(__file__).resolve().parents[2]
+WIDTH = 500
+MAX_PIXELS = 200_000_000
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
+
+GEVENT_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from services import cpu
+from services.thumbnails import Source, Thumbnailer
+from tests.support import images
+
+root, ffmpeg = Path(sys.argv[1]), sys.argv[2] or None
+sources = [images.jpeg(root / "a.jpg", orientation=6)]
+if ffmpeg:
+    sources.append(images.video(root / "b.mp4"))
+thumbs = Thumbnailer(root / "cache", 500, 200_000_000, ffmpeg=ffmpeg)
+found = []
+for path in sources:
+    stat = path.stat()
+    kind = "video" if path.suffix == ".mp4" else "photo"
+    found.append(thumbs.get(Source(path, path.name, stat.st_mtime, stat.st_size, kind)).status)
+cpu.shutdown()
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(autouse=True)
+def pool():
+    cpu.configure(2)
+    yield
+    cpu.configure(cpu.DEFAULT_SIZE)
+
+
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def thumbs(cache) -> Thumbnailer:
+    return Thumbnailer(cache, WIDTH, MAX_PIXELS)
+
+
+def source_of(path: Path, kind: str = "photo") -> Source:
+    stat = path.stat()
+    return Source(path, path.name, stat.st_mtime, stat.st_size, kind)
+
+
+def opened(result: Result) -> Image.Image:
+    assert result.status == "ok", result
+    image = Image.open(result.path)
+    image.load()
+    assert image.format == "WEBP"
+    return image
+
+
+def counting(monkeypatch, name: str, delay_s: float = 0.0, gate: threading.Event | None = None) -> list[int]:
+    """Wrap thumbnails.<name> so each call is counted (and optionally slowed down or held at a gate)."""
+    calls: list[int] = []
+    original = getattr(thumbnails, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if gate is not None:
+            gate.wait(10)
+        time.sleep(delay_s)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(thumbnails, name, wrapper)
+    return calls
+
+
+@pytest.mark.parametrize("orientation, left_is_dark", [(6, False), (8, True)])
+def test_exif_orientation_gives_an_upright_portrait(thumbs, tmp_path, orientation, left_is_dark):
+    # The stored red channel runs dark (top) to bright (bottom): 6 turns the top to the right, 8 to the left.
+    path = images.jpeg(tmp_path / "p.jpg", (640, 480), orientation=orientation)
+    image = opened(thumbs.get(source_of(path))).convert("RGB")
+    assert image.size == (480, 640)  # fits 500 x 1500 already: never upscaled
+    left, right = image.getpixel((10, 320))[0], image.getpixel((470, 320))[0]
+    assert abs(left - right) > 150 and (left < right) is left_is_dark
+
+
+def test_a_large_photo_is_drafted_small_before_transposing(thumbs, tmp_path, monkeypatch):
+    seen: list[tuple[int, int]] = []
+    transpose = ImageOps.exif_transpose
+
+    def spy(image, **kwargs):
+        seen.append(image.size)
+        return transpose(image, **kwargs)
+
+    monkeypatch.setattr(ImageOps, "exif_transpose", spy)
+    path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
+    assert opened(thumbs.get(source_of(path))).size == (500, 375)
+    assert seen == [(1000, 750)]  # shrink-on-load to twice the thumbnail, not 4000 x 3000
+
+
+def test_a_large_rotated_photo_fits_the_width(thumbs, tmp_path):
+    path = images.jpeg(tmp_path / "tall.jpg", (4000, 3000), orientation=6)
+    assert opened(thumbs.get(source_of(path))).size == (500, 667)
+
+
+def test_exif_and_gps_are_not_copied(thumbs, tmp_path):
+    path = images.jpeg(tmp_path / "gps.jpg", orientation=6, gps=True)
+    result = thumbs.get(source_of(path))
+    assert not opened(result).getexif()
+    data = result.path.read_bytes()
+    assert b"EXIF" not in data and b"XMP " not in data and b"GPS" not in data
+
+
+def test_the_icc_profile_stays(thumbs, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path = tmp_path / "icc.jpg"
+    Image.new("RGB", (64, 48), (10, 200, 90)).save(path, "JPEG", icc_profile=icc)
+    assert opened(thumbs.get(source_of(path))).info.get("icc_profile") == icc
+
+
+def test_png_alpha_stays_transparent(thumbs, tmp_path):
+    image = opened(thumbs.get(source_of(images.png_alpha(tmp_path / "a.png", (200, 100)))))
+    assert image.mode == "RGBA" and image.size == (200, 100)
+    assert image.getpixel((150, 50))[3] == 0
+    red, _, _, alpha = image.getpixel((50, 50))
+    assert alpha == 255 and red > 180
+
+
+def test_an_animated_gif_gives_its_first_frame(thumbs, tmp_path):
+    image = opened(thumbs.get(source_of(images.gif_animation(tmp_path / "anim.gif", frames=3))))
+    assert getattr(image, "n_frames", 1) == 1 and image.size == (120, 90)
+    red, green, blue = image.convert("RGB").getpixel((60, 45))
+    assert red < 20 and abs(green - 100) < 12 and abs(blue - 150) < 12  # frame 0 is (0, 100, 150)
+
+
+def test_a_truncated_jpeg_fails_once_and_is_left_alone(thumbs, cache, tmp_path, monkeypatch):
+    path = images.truncated_jpeg(tmp_path / "broken.jpg")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    decodes = counting(monkeypatch, "_render")
+    first = thumbs.get(source_of(path))
+    assert (first.status, first.reason, first.path) == ("failed", "image is truncated", None)
+    assert (cache / first.etag[:2] / first.etag[2:4] / f"{first.etag}.failed").read_text() == "image is truncated"
+    assert thumbs.status(source_of(path)) == "failed"
+    assert thumbs.get(source_of(path)) == first and thumbs.ensure(source_of(path)) == first
+    assert len(decodes) == 1
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_html_named_jpg_fails(thumbs, tmp_path):
+    result = thumbs.get(source_of(images.not_an_image(tmp_path / "page.jpg")))
+    assert result.status == "failed" and "not an image" in result.reason
+    assert str(tmp_path) not in result.reason
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[int]:
+    """Counts pixel decoding (ImageFile.load) anywhere in the process."""
+    calls: list[int] = []
+    load = ImageFile.ImageFile.load
+
+    def counted(self):
+        calls.append(1)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
+    return calls
+
+
+def test_a_png_bomb_is_refused_without_decoding(thumbs, tmp_path, loads):
+    result = thumbs.get(source_of(images.png_bomb(tmp_path / "bomb.png")))
+    assert (result.status, result.reason) == ("failed", "image too large: 3600000000 pixels")
+    assert loads == []
+
+
+def test_max_pixels_is_checked_before_decoding(cache, tmp_path, loads):
+    thumbs = Thumbnailer(cache, WIDTH, max_pixels=10_000)
+    result = thumbs.get(source_of(images.png(tmp_path / "p.png", (320, 240))))
+    assert (result.status, result.reason) == ("failed", "image too large: 76800 pixels")
+    assert loads == []
+    assert Thumbnailer(cache, 300, MAX_PIXELS).get(source_of(tmp_path / "p.png")).status == "ok"
+    assert loads  # the spy does see a decode
+
+
+@pytest.mark.skipif(thumbnails._heic_supported(), reason="pillow-heif is installed")
+def test_heic_without_pillow_heif_fails_with_the_reason(thumbs, tmp_path):
+    path = tmp_path / "phone.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    result = thumbs.get(source_of(path))
+    assert (result.status, result.reason) == ("failed", "HEIC support not installed")
+    assert thumbs.status(source_of(path)) == "missing"  # no marker: installing pillow-heif fixes it
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("seconds", [2, 0.5])  # 0.5 s: no frame at 1 s, so the first frame
+def test_a_video_gives_a_frame(thumbs, tmp_path, seconds):
+    path = images.video(tmp_path / "clip.mp4", seconds=seconds)
+    assert opened(thumbs.get(source_of(path, "video"))).size == (320, 240)
+
+
+@needs_ffmpeg
+def test_a_broken_video_fails_and_is_remembered(thumbs, tmp_path):
+    path = images.not_an_image(tmp_path / "fake.mp4")
+    result = thumbs.get(source_of(path, "video"))
+    assert result.status == "failed" and result.reason.startswith("ffmpeg could not read a frame")
+    assert str(tmp_path) not in result.reason
+    assert thumbs.status(source_of(path, "video")) == "failed"
+
+
+def test_a_video_without_ffmpeg_gets_a_placeholder(cache, tmp_path):
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, ffmpeg=None)
+    result = thumbs.get(Source(tmp_path / "clip.mp4", "clip.mp4", 1.0, 10, "video"))
+    assert result.status == "placeholder" and result.path is None and len(result.etag) == 64
+
+
+def test_the_cache_key_follows_mtime_size_and_width(cache, tmp_path):
+    path = images.jpeg(tmp_path / "2024" / "a.jpg", mtime=1_700_000_000)
+    old = Thumbnailer(cache, WIDTH, MAX_PIXELS).get(source_of(path))
+    again = Thumbnailer(cache, WIDTH, MAX_PIXELS).get(source_of(path))
+    images.jpeg(path, (320, 200), mtime=1_700_000_100)  # the photo is replaced
+    new = Thumbnailer(cache, WIDTH, MAX_PIXELS).get(source_of(path))
+    narrow = Thumbnailer(cache, 200, MAX_PIXELS).get(source_of(path))
+    assert old == again
+    assert len({old.etag, new.etag, narrow.etag}) == 3
+    assert opened(old).size == (500, 375) and opened(new).size == (320, 200) and opened(narrow).size == (200, 125)
+
+
+def test_files_appear_whole_or_not_at_all(thumbs, cache, tmp_path, monkeypatch):
+    path = images.jpeg(tmp_path / "a.jpg")
+
+    def refuse(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(thumbnails.os, "replace", refuse)
+    failed = thumbs.get(source_of(path))
+    assert failed.status == "failed" and "OSError" in failed.reason
+    assert [p for p in cache.rglob("*") if p.is_file()] == []  # no temp, no lock, no marker for a full disk
+    monkeypatch.undo()
+    result = thumbs.get(source_of(path))
+    assert result.path == cache / result.etag[:2] / result.etag[2:4] / f"{result.etag}.webp"
+    assert opened(result).size == (500, 375)
+    assert [p.name for p in cache.rglob("*") if p.is_file()] == [f"{result.etag}.webp"]
+
+
+def test_status_only_looks_at_files(thumbs, tmp_path, monkeypatch):
+    decodes = counting(monkeypatch, "_render")
+    source = source_of(images.png(tmp_path / "p.png"))
+    assert thumbs.status(source) == "missing" and decodes == []
+    assert thumbs.ensure(source).status == "ok"
+    assert thumbs.status(source) == "ok" and len(decodes) == 1
+
+
+def test_one_hundred_callers_make_one_thumbnail(thumbs, tmp_path, monkeypatch):
+    encodes = counting(monkeypatch, "_encode", delay_s=0.2)
+    source = source_of(images.jpeg(tmp_path / "a.jpg"))
+    start = threading.Barrier(100)
+    results: list[Result] = []
+
+    def ask():
+        start.wait(10)
+        results.append(thumbs.get(source))
+
+    callers = [threading.Thread(target=ask) for _ in range(100)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert len(encodes) == 1
+    assert len(results) == 100 and {(r.status, r.path) for r in results} == {("ok", results[0].path)}
+
+
+def test_two_workers_sharing_the_cache_make_one_thumbnail(cache, tmp_path, monkeypatch):
+    # Two Thumbnailers stand for two gunicorn workers: separate in-flight maps, one flock per key.
+    encodes = counting(monkeypatch, "_encode", delay_s=0.2)
+    source = source_of(images.jpeg(tmp_path / "a.jpg"))
+    workers = [Thumbnailer(cache, WIDTH, MAX_PIXELS), Thumbnailer(cache, WIDTH, MAX_PIXELS)]
+    results: list[Result] = []
+    callers = [threading.Thread(target=lambda w=w: results.append(w.ensure(source))) for w in workers * 5]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert len(encodes) == 1 and {r.status for r in results} == {"ok"} and len(results) == 10
+    assert not list(cache.rglob("*.lock"))
+
+
+def test_a_saturated_pool_answers_processing_then_reports_ready(cache, tmp_path):
+    ready = threading.Event()
+    seen: list[Source] = []
+
+    def on_ready(source):
+        seen.append(source)
+        ready.set()
+
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, max_queued=0, on_ready=on_ready)
+    source = source_of(images.jpeg(tmp_path / "a.jpg"))
+    first = thumbs.get(source)
+    assert (first.status, first.path) == ("processing", None)
+    assert ready.wait(10) and seen == [source]
+    later = thumbs.get(source)
+    assert later.status == "ok" and later.etag == first.etag
+
+
+def test_a_slow_thumbnail_answers_processing_after_wait_s(cache, tmp_path, monkeypatch):
+    gate, ready = threading.Event(), threading.Event()
+    counting(monkeypatch, "_encode", gate=gate)
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, wait_s=0.05, on_ready=lambda source: ready.set())
+    source = source_of(images.jpeg(tmp_path / "a.jpg"))
+    assert thumbs.get(source).status == "processing"
+    assert thumbs.in_flight() == 1
+    gate.set()
+    assert ready.wait(10)
+    assert thumbs.get(source).status == "ok" and thumbs.in_flight() == 0
+
+
+def test_an_on_ready_error_is_logged_not_raised(cache, tmp_path, caplog):
+    called = threading.Event()
+
+    def on_ready(source):
+        called.set()
+        raise RuntimeError("event bus down")
+
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, max_queued=0, on_ready=on_ready)
+    source = source_of(images.png(tmp_path / "p.png"))
+    assert thumbs.get(source).status == "processing"
+    assert called.wait(10)
+    deadline = time.monotonic() + 5
+    while "on_ready failed" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "on_ready failed for p.png" in caplog.text
+    assert thumbs.get(source).status == "ok"
+
+
+def test_quality_tiers_follow_the_source_pixels():
+    assert [thumbnails._quality(p) for p in (1, 4_000_000, 4_000_001, 16_000_000, 16_000_001)] == [80, 80, 70, 70, 65]
+
+
+@pytest.mark.parametrize("kind", ["processing", "failed", "video"])
+def test_placeholder_svgs_are_small_and_self_contained(kind):
+    data = placeholder_svg(kind)
+    assert ElementTree.fromstring(data).tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(data) < 1024 and b"href" not in data and b"url(" not in data
+
+
+def test_under_gevent_photos_and_videos_are_made(tmp_path):
+    script = tmp_path / "gevent_thumbs.py"
+    script.write_text(GEVENT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), FFMPEG or ""], cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["ok"] * (2 if FFMPEG else 1)
+    assert os.path.isdir(tmp_path / "cache")
