@@ -67,7 +67,7 @@ def thumbnail_url(rel: str, mtime: float) -> str:
     return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={int(mtime * 1000)}"
 
 
-def album_json(folder: Any) -> dict[str, Any]:  # a models.Folder
+def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
     cover = folder.cover_path
     return {"type": "album", "name": folder.name, "path": folder.path,
             "mtime": folder.cover_mtime or folder.mtime or None,  # None: listed, not scanned yet
@@ -75,7 +75,7 @@ def album_json(folder: Any) -> dict[str, Any]:  # a models.Folder
             "coverWidth": folder.cover_width, "coverHeight": folder.cover_height}
 
 
-def media_json(media: Any) -> dict[str, Any]:  # a models.Media
+def media_json(media: Any) -> dict[str, Any]:  # a row of browse.MEDIA_COLUMNS
     return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
             "width": media.width, "height": media.height,
             "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",
