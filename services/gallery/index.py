@@ -7,6 +7,7 @@ and header reading run on the CPU pool; rows are written in short batched transa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,12 +28,22 @@ from services.paths import MAX_DEPTH
 
 log = logging.getLogger("photonix.gallery")
 BATCH_ROWS = 500
+AGGREGATES_PER_TRANSACTION = 100
 PROGRESS_EVERY_S = 0.5
 STATE_KEY = "index-state"
+MEDIA_FIELDS = (Media.path_hash, Media.path, Media.folder_hash, Media.name, Media.sort_key, Media.name_folded,
+                Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height)
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
 JOB_NAME = "index"
 Publish = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class _MediaChange:
+    rows: list[tuple]  # new or changed files, in MEDIA_FIELDS order
+    replaced: set[str]  # path hashes among rows that are already indexed (changed in place)
+    gone: list[str]  # path hashes of files no longer there
 
 
 @dataclass
@@ -43,6 +54,13 @@ class ScanStats:
     updated: int = 0
     removed: int = 0
     changed_folders: set[str] = field(default_factory=set)
+
+    def count(self, change: _MediaChange, files: int) -> None:
+        self.folders += 1
+        self.files += files
+        self.added += len(change.rows) - len(change.replaced)
+        self.updated += len(change.replaced)
+        self.removed += len(change.gone)
 
     def as_event(self, seconds: float | None = None) -> dict[str, Any]:
         data = {"folders": self.folders, "files": self.files, "added": self.added, "updated": self.updated,
@@ -106,34 +124,27 @@ class Indexer:
             if _remove_tree(rel):
                 stats.changed_folders.add(parent_of(rel) or "")
             return []
-        stats.folders += 1
-        stats.files += len(listing.files)
-        _ensure_folder(rel)
-        if self._sync_media(rel, listing.files, stats) | _sync_children(rel, listing.folders):
-            stats.changed_folders.add(rel)
-        Folder.update(mtime=listing.mtime).where(Folder.path_hash == path_hash(rel)).execute()
+        change = self._media_change(rel, listing.files)
+        stats.count(change, len(listing.files))
+        # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
+        with database.atomic() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
+            _write_media(change)
+            _ensure_folder(rel)
+            if _sync_children(rel, listing.folders) or change.rows or change.gone:
+                stats.changed_folders.add(rel)
+            Folder.update(mtime=listing.mtime).where(Folder.path_hash == path_hash(rel)).execute()
         return [f"{rel}/{name}" if rel else name for name in listing.folders]
 
-    def _sync_media(self, rel: str, files: list[scanner.FileEntry], stats: ScanStats) -> bool:
+    def _media_change(self, rel: str, files: list[scanner.FileEntry]) -> _MediaChange:
+        """What differs between the disk and the rows (headers of new or changed files read); no writes."""
         known = {name: (size, mtime) for name, size, mtime in
                  Media.select(Media.name, Media.size, Media.mtime).where(Media.folder_hash == path_hash(rel)).tuples()}
         fresh = [f for f in files if known.get(f.name) != (f.size, f.mtime)]
-        gone = set(known) - {f.name for f in files}
         probes = run_cpu(_probe_all, self.root, rel, fresh) if fresh else []
         rows = [_media_row(rel, entry, found) for entry, found in zip(fresh, probes, strict=True)]
-        for start in range(0, len(rows), BATCH_ROWS):
-            batch = rows[start:start + BATCH_ROWS]
-            with database.atomic():
-                Media.delete().where(Media.path_hash.in_([r["path_hash"] for r in batch])).execute()
-                Media.insert_many(batch).on_conflict_ignore().execute()
-        gone_hashes = [path_hash(f"{rel}/{name}" if rel else name) for name in gone]
-        for start in range(0, len(gone_hashes), BATCH_ROWS):
-            Media.delete().where(Media.path_hash.in_(gone_hashes[start:start + BATCH_ROWS])).execute()
-        updated = sum(1 for f in fresh if f.name in known)
-        stats.added += len(fresh) - updated
-        stats.updated += updated
-        stats.removed += len(gone)
-        return bool(fresh or gone)
+        gone = [path_hash(f"{rel}/{name}" if rel else name) for name in set(known) - {f.name for f in files}]
+        replaced = {row[0] for row, entry in zip(rows, fresh, strict=True) if entry.name in known}
+        return _MediaChange(rows, replaced, gone)
 
     def _update_aggregates(self, changed: set[str]) -> None:
         """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
@@ -143,8 +154,11 @@ class Indexer:
             while current is not None:
                 todo.add(current)
                 current = parent_of(current)
-        for rel in sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r)):
-            _aggregate(rel)
+        ordered = sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r))
+        for start in range(0, len(ordered), AGGREGATES_PER_TRANSACTION):
+            with database.atomic():
+                for rel in ordered[start:start + AGGREGATES_PER_TRANSACTION]:
+                    _aggregate(rel)
 
 
 def register_job(root: Path, interval_s: float, publish: Publish) -> None:
@@ -168,17 +182,28 @@ def _save_state(state: dict[str, Any]) -> None:
     settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
 
 
+def _write_media(change: _MediaChange) -> None:
+    for start in range(0, len(change.rows), BATCH_ROWS):
+        batch = change.rows[start:start + BATCH_ROWS]
+        replaced = [row[0] for row in batch if row[0] in change.replaced]
+        with database.atomic():
+            if replaced:
+                Media.delete().where(Media.path_hash.in_(replaced)).execute()
+            Media.insert_many(batch, fields=MEDIA_FIELDS).on_conflict_ignore().execute()
+    for start in range(0, len(change.gone), BATCH_ROWS):
+        Media.delete().where(Media.path_hash.in_(change.gone[start:start + BATCH_ROWS])).execute()
+
+
 def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:
     folder = root / rel if rel else root
     return [scanner.probe(folder / entry.name, entry.kind) for entry in entries]
 
 
-def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe) -> dict[str, Any]:
+def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe) -> tuple:
+    """A row in MEDIA_FIELDS order (tuples: peewee builds big inserts from them much faster than from dicts)."""
     path = f"{rel}/{entry.name}" if rel else entry.name
-    return {"path_hash": path_hash(path), "path": path, "folder_hash": path_hash(rel), "name": entry.name,
-            "sort_key": natural_key(entry.name), "name_folded": fold(entry.name),
-            "folder_folded": fold(name_of(rel)), "kind": entry.kind, "mime": found.mime, "size": entry.size,
-            "mtime": entry.mtime, "width": found.width, "height": found.height}
+    return (path_hash(path), path, path_hash(rel), entry.name, natural_key(entry.name), fold(entry.name),
+            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, found.width, found.height)
 
 
 def _ensure_folder(rel: str) -> None:
