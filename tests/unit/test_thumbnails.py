@@ -120,7 +120,7 @@ def test_a_large_photo_is_drafted_small_before_transposing(thumbs, tmp_path, mon
     monkeypatch.setattr(ImageOps, "exif_transpose", spy)
     path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
     assert opened(thumbs.get(source_of(path))).size == (500, 375)
-    assert seen == [(1000, 750)]  # shrink-on-load to twice the thumbnail, not 4000 x 3000
+    assert seen == [(500, 375)]  # shrink-on-load to the thumbnail size (1/8), not 4000 x 3000
 
 
 def test_a_large_rotated_photo_fits_the_width(thumbs, tmp_path):
