@@ -199,3 +199,20 @@ def test_index_status_and_scan_request(scanned):
     from services import settings as store
 
     assert store.read_setting("job-request:index") is not None
+
+
+@pytest.mark.parametrize("mode", ["anonymous", "public", "private"])
+def test_every_gallery_read_in_every_mode(scanned, mode):
+    if mode != "anonymous":
+        private(public=mode == "public")
+    reads = ("/api/browse", "/api/browse/trip", "/api/file/trip/img1.jpg", "/api/thumbnail?path=trip/img1.jpg&v=1",
+             "/api/search?q=img", "/api/browse/viewed", "/api/thumbnail/stats", "/api/settings/status")
+    expected = 401 if mode == "private" else 200
+    assert {url: scanned.get(url).status_code for url in reads} == {url: expected for url in reads}
+    assert scanned.post("/api/browse/viewed", json={"path": "trip"}).status_code == (401 if mode == "private" else 204)
+    if mode == "private":
+        token = scanned.post("/api/auth/login", json={"password": PASSWORD}).get_json()["token"]
+        scanned.delete_cookie("auth_token")
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert {url: scanned.get(url, headers=bearer).status_code for url in reads} == {url: 200 for url in reads}
+        assert scanned.post("/api/browse/viewed", json={"path": "trip"}, headers=bearer).status_code == 204

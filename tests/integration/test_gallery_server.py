@@ -46,3 +46,30 @@ def test_background_scan_and_requested_rescan(env, tmp_path, db, photos_dir):
         second = wait_for_scan(server, after=first["finishedAt"])
         assert second["added"] == 1 and second["photos"] == 31
     assert "Traceback" not in server.log()
+
+
+def test_parallel_requests_for_one_uncached_thumbnail_on_two_workers(env, tmp_path, db, photos_dir):
+    from concurrent.futures import ThreadPoolExecutor
+    from io import BytesIO
+
+    from PIL import Image
+
+    from tests.support.servers import redis_server
+
+    images.jpeg(photos_dir / "big" / "photo.jpg", (4000, 3000), orientation=6)
+    with redis_server() as redis_url, Gunicorn({**env, "PHOTONIX_WORKERS": "2", "PHOTONIX_REDIS_URL": redis_url},
+                                               tmp_path / "gunicorn.log") as server:
+        wait_for_scan(server)
+        url = server.url + "/api/thumbnail?path=big/photo.jpg&v=1"
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda _: requests.get(url, timeout=30, headers={"Connection": "close"}),
+                                    range(40)))
+        assert {a.status_code for a in answers} <= {200, 202}
+        for answer in answers:
+            if answer.status_code == 200:
+                assert Image.open(BytesIO(answer.content)).size == (500, 667)  # never half-written
+        final = requests.get(url, timeout=30, headers={"Connection": "close"})
+        assert final.status_code == 200 and final.headers["X-Thumb-Status"] == "ready"
+    cache = tmp_path / "data" / "thumbs"
+    assert len(list(cache.rglob("*.webp"))) == 1 and not list(cache.rglob("*.tmp"))
+    assert "Traceback" not in server.log()
