@@ -22,6 +22,8 @@ def tree(photos_dir):
     images.truncated_jpeg(photos_dir / "broken" / "half.jpg")
     os.utime(photos_dir / "broken" / "half.jpg", (NOW - 900, NOW - 900))
     images.not_an_image(photos_dir / "broken" / "page.jpg")  # newest, but no readable header: never a cover
+    images.png_bomb(photos_dir / "broken" / "bomb.png")
+    os.utime(photos_dir / "broken" / "bomb.png", (NOW - 900, NOW - 900))
     (photos_dir / "notes.txt").write_text("not media")
     images.jpeg(photos_dir / ".hidden" / "secret.jpg")
     images.jpeg(photos_dir / "2024" / ".thumbs.jpg")
@@ -48,17 +50,18 @@ def test_full_scan_indexes_what_the_gallery_shows(indexer):
     index, events = indexer
     stats = index.scan()
     paths = sorted(m.path for m in Media.select())
-    assert paths == ["2024/cover-me.png", "2024/trip/img10.jpg", "2024/trip/img2.jpg", "broken/half.jpg",
-                     "broken/page.jpg", "中文相册/照片.jpg"]
-    assert stats.added == 6 and stats.folders == 6
+    assert paths == ["2024/cover-me.png", "2024/trip/img10.jpg", "2024/trip/img2.jpg", "broken/bomb.png",
+                     "broken/half.jpg", "broken/page.jpg", "中文相册/照片.jpg"]
+    assert stats.added == 7 and stats.folders == 6
     rotated = media("2024/trip/img2.jpg")
     assert (rotated.width, rotated.height, rotated.mime) == (480, 640, "image/jpeg")
     assert media("broken/page.jpg").width is None  # indexed (never hidden), size unknown
+    assert media("broken/bomb.png").width is None  # a decompression bomb by its header: indexed, never decoded
     assert folder("").item_count == 4 and folder("2024").item_count == 2 and folder("empty").item_count == 0
     assert folder("2024").cover_path == "2024/cover-me.png" and folder("").cover_path == "2024/cover-me.png"
     assert folder("2024/trip").cover_path == "2024/trip/img10.jpg"
     assert folder("empty").cover_path is None
-    assert events[-1][0] == "index-complete" and events[-1][1]["added"] == 6
+    assert events[-1][0] == "index-complete" and events[-1][1]["added"] == 7
 
 
 def test_incremental_scan_finds_adds_removals_and_modifications(indexer, tree):
@@ -72,7 +75,7 @@ def test_incremental_scan_finds_adds_removals_and_modifications(indexer, tree):
     assert media("2024/trip/img10.jpg") is None
     assert (media("2024/trip/img2.jpg").width, media("2024/trip/img2.jpg").height) == (300, 200)
     assert folder("").cover_path == "new/fresh.jpg" and folder("2024/trip").cover_path == "2024/trip/img2.jpg"
-    assert folder("").item_count == 5
+    assert folder("").item_count == 5  # 2024, broken, 中文相册, empty, new
 
 
 def test_removed_folder_takes_its_subtree(indexer, tree):
