@@ -15,7 +15,8 @@ worker_class = "gevent"
 worker_connections = 10_000
 timeout = 30
 graceful_timeout = 10
-keepalive = 75
+# An idle keep-alive connection holds a graceful stop until it times out: keep that short.
+keepalive = 2
 # Only ProxyFix (PHOTONIX_TRUSTED_PROXIES) may trust X-Forwarded-*; gunicorn must not do it on its own.
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
@@ -33,6 +34,25 @@ def post_worker_init(worker):
     index.register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
     thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
     jobs.start_background(config)
+    _end_streams_on_sigterm(worker)
+
+
+def _end_streams_on_sigterm(worker):
+    """On a graceful stop, end open event streams at once instead of waiting graceful_timeout for them:
+    clients reconnect (to another worker, or after the restart) and replay what they missed."""
+    import signal
+
+    import gevent
+
+    from services import jobs
+
+    graceful_exit = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        graceful_exit(sig, frame)
+        gevent.spawn(jobs.stop_background)
+
+    signal.signal(signal.SIGTERM, handle_exit)
 
 
 def worker_exit(server, worker):

@@ -26,6 +26,7 @@ from blueprints._http import app_config, client_ip
 from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized
 from services.auth import access
 from services.auth.lockout import Lockout
+from services.database import close_connection
 from services.settings import AuthState, auth_state
 
 ACCESS_COOKIE = "auth_token"
@@ -43,6 +44,7 @@ class Caller:
     role: str | None = None
     expires_at: int | None = None
     problem: AppError | None = None
+    epoch: int | None = None  # a viewer token's AUTH_EPOCH
 
 
 def init_auth(app: Flask) -> None:
@@ -155,6 +157,23 @@ def admin_required(view):
     return wrapper
 
 
+def stream_guard() -> Callable[[], None]:
+    """For a long-lived stream: a check to run again later (e.g. after an auth-changed event) that
+    raises when the credential seen at connect no longer grants gallery reads. Reads the auth state
+    fresh and gives the connection back; needs no request context."""
+    who = caller()
+
+    def check() -> None:
+        try:
+            state = auth_state()
+        finally:
+            close_connection()
+        current = who.role == access.ROLE_ADMIN or (who.epoch == state.epoch and state.password_enabled)
+        access.check_gallery_read(state, who.role if current else None, TokenRevoked() if who.role else None)
+
+    return check
+
+
 def request_auth_state() -> AuthState:
     if "auth_state" not in g:
         g.auth_state = auth_state()
@@ -213,7 +232,7 @@ def _caller_from_claims(claims: dict) -> Caller:
             return Caller(problem=TokenRevoked("The admin secret changed since this admin token was issued."))
     elif claims.get("epoch") != request_auth_state().epoch or not request_auth_state().password_enabled:
         return Caller(problem=TokenRevoked())
-    return Caller(role=role, expires_at=claims.get("exp"))
+    return Caller(role=role, expires_at=claims.get("exp"), epoch=claims.get("epoch"))
 
 
 def token_problem(exc: Exception) -> AppError:

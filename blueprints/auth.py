@@ -90,7 +90,7 @@ def post_logout():
     response = make_response("", 204)
     for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE):
         for cookie in (name, CSRF_COOKIES[name]):
-            response.delete_cookie(cookie, path=_cookie_path(name), secure=secure_cookies(), samesite="Lax")
+            response.delete_cookie(cookie, path=_cookie_path(cookie), secure=secure_cookies(), samesite="Lax")
     return response
 
 
@@ -171,11 +171,14 @@ def _token_response(token: str, role: str, **extra):
 def _set_cookie(response, name: str, token: str) -> None:
     claims = decode_token(token)
     max_age = int(claims["exp"] - claims["iat"])
-    common = {"max_age": max_age, "path": _cookie_path(name), "secure": secure_cookies(), "samesite": "Lax"}
-    response.set_cookie(name, token, httponly=True, **common)
-    response.set_cookie(CSRF_COOKIES[name], get_csrf_token(token), httponly=False, **common)
+    common = {"max_age": max_age, "secure": secure_cookies(), "samesite": "Lax"}
+    response.set_cookie(name, token, httponly=True, path=_cookie_path(name), **common)
+    csrf = CSRF_COOKIES[name]
+    response.set_cookie(csrf, get_csrf_token(token), httponly=False, path=_cookie_path(csrf), **common)
 
 
 def _cookie_path(name: str) -> str:
+    """Tokens go only where they are used; the readable CSRF cookies sit at the root so the page's
+    scripts (served from the root) can read them and echo them in X-CSRF-TOKEN."""
     root = request.script_root
     return {REFRESH_COOKIE: f"{root}/api/auth", ADMIN_COOKIE: f"{root}/api"}.get(name, f"{root}/")

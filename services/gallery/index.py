@@ -53,6 +53,7 @@ class ScanStats:
     added: int = 0
     updated: int = 0
     removed: int = 0
+    expected: int | None = None
     changed_folders: set[str] = field(default_factory=set)
 
     def count(self, change: _MediaChange, files: int) -> None:
@@ -63,8 +64,8 @@ class ScanStats:
         self.removed += len(change.gone)
 
     def as_event(self, seconds: float | None = None) -> dict[str, Any]:
-        data = {"folders": self.folders, "files": self.files, "added": self.added, "updated": self.updated,
-                "removed": self.removed}
+        data = {"processed": self.files, "total": self.expected, "folders": self.folders, "files": self.files,
+                "added": self.added, "updated": self.updated, "removed": self.removed}
         return data if seconds is None else {**data, "seconds": round(seconds, 3)}
 
 
@@ -81,7 +82,8 @@ class Indexer:
         its state for GET /api/settings/status. Stops early (keeping what it did) when keep_going() fails."""
         started, started_at, last_progress = time.monotonic(), time.time(), 0.0
         _save_state({"running": True, "startedAt": started_at})
-        stats, queue = ScanStats(), [""]
+        # The walk cannot know the total in advance: the last scan's count is the estimate (None at first).
+        stats, queue = ScanStats(expected=Media.select().count() or None), [""]
         while queue and keep_going():
             rel = queue.pop()
             queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)

@@ -95,7 +95,7 @@ def credential(client, kind):
 
 def _drop_cookies(client):
     for name, path in (("auth_token", "/"), ("csrf_access_token", "/"), ("refresh_token", "/api/auth"),
-                       ("csrf_refresh_token", "/api/auth")):
+                       ("csrf_refresh_token", "/")):
         client.delete_cookie(name, path=path)
 
 

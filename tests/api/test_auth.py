@@ -83,7 +83,7 @@ def test_login_sets_cookies_and_csrf_is_required_for_unsafe_cookie_requests(clie
     assert client.get("/test/read").status_code == 200  # cookie auth for a safe method
     refreshed = client.post("/api/auth/refresh")
     assert refreshed.status_code == 401 and refreshed.get_json()["code"] == "CSRF_FAILED"
-    csrf = client.get_cookie("csrf_refresh_token", path="/api/auth").value
+    csrf = client.get_cookie("csrf_refresh_token", path="/").value  # readable by the page at the root
     assert client.post("/api/auth/refresh", headers={"X-CSRF-TOKEN": csrf}).status_code == 200
 
 
@@ -157,7 +157,7 @@ def test_admin_cookie_needs_csrf_on_unsafe_methods(client):
     client.post("/api/auth/admin", json={"adminSecret": ADMIN_SECRET})
     assert client.get("/api/test/admin").status_code == 200
     assert client.post("/api/test/admin").get_json()["code"] == "CSRF_FAILED"
-    csrf = client.get_cookie("csrf_admin_token", path="/api").value
+    csrf = client.get_cookie("csrf_admin_token", path="/").value
     assert client.post("/api/test/admin", headers={"X-CSRF-TOKEN": csrf}).status_code == 200
 
 

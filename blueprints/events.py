@@ -1,0 +1,131 @@
+"""/api/events: the Server-Sent Events stream of the event log (replay by Last-Event-ID, heartbeats,
+auth expiry, per-IP cap). The stream holds no database connection and waits cooperatively."""
+
+from __future__ import annotations
+
+import json
+import logging
+import select
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from blueprints._auth import caller, no_rate_limit, optional_viewer, request_auth_state, stream_guard
+from blueprints._http import app_config, client_ip
+from errors import AppError, TooManyRequests, ValidationFailed
+from services import events
+from services.streams import StreamSlots
+
+bp = Blueprint("events", __name__)
+log = logging.getLogger("photonix.events")
+RETRY_MS = 3000
+MIN_SEND_TIMEOUT_S = 5.0
+ACCESS_EVENTS = ("auth-changed",)  # after these the stream re-checks that it may still read
+
+
+@bp.get("/api/events")
+@no_rate_limit
+@optional_viewer
+def get_events():
+    last_id = _last_event_id()
+    ip, slots = client_ip(), _slots()
+    if not slots.acquire(ip):
+        raise TooManyRequests(f"This address already has {slots.max_per_ip} event streams open here.")
+    try:
+        sub = events.hub().subscribe(last_id)
+    except BaseException:
+        slots.release(ip)
+        raise
+    heartbeat_s = app_config().sse_heartbeat_seconds
+    stalled = _stall_check(max(MIN_SEND_TIMEOUT_S, 2.0 * heartbeat_s))
+    # A token's expiry ends the stream only where reading needs the token.
+    expires_at = None if request_auth_state().anonymous_reads else caller().expires_at
+    stream = _stream(sub, heartbeat_s, expires_at, stream_guard(), stalled, lambda: slots.release(ip))
+    return Response(stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                   "X-Accel-Buffering": "no"})
+
+
+def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | None, still_allowed: Callable[[], None],
+            stalled: Callable[[], bool], release: Callable[[], None]) -> Iterator[str]:
+    try:
+        yield f"retry: {RETRY_MS}\n" + frame("connected", {"clientId": uuid.uuid4().hex, "lastEventId": sub.last_id},
+                                               sub.last_id)
+        if sub.resync_needed:
+            yield frame("resync", {"lastEventId": sub.last_id}, sub.last_id)
+        for message in _events(sub, heartbeat_s, expires_at, still_allowed):
+            if stalled():
+                return
+            yield message
+    except events.SubscriptionEnded as ended:
+        log.debug("event stream ended: %s", ended.reason)
+    finally:
+        sub.close()
+        release()
+
+
+def _events(sub: events.Subscription, heartbeat_s: float, expires_at: float | None,
+            still_allowed: Callable[[], None]) -> Iterator[str]:
+    while True:
+        wait_s = heartbeat_s if expires_at is None else min(heartbeat_s, expires_at - time.time())
+        if wait_s <= 0:
+            yield frame("auth-expired", {"code": "TOKEN_EXPIRED"})
+            return
+        event = sub.get(wait_s)
+        if event is None:
+            yield ": heartbeat\n\n"
+            continue
+        yield frame(event.type, event.data, event.id)
+        if event.type in ACCESS_EVENTS:
+            try:
+                still_allowed()
+            except AppError as refused:
+                yield frame("auth-expired", {"code": refused.code})
+                return
+
+
+def frame(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    """One SSE message; JSON never contains a raw newline, so `data:` is always one line."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
+
+
+def _last_event_id() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ValidationFailed("lastEventId", "Last-Event-ID must be an event id (a whole number).")
+    return int(raw)
+
+
+def _slots() -> StreamSlots:
+    slots = current_app.extensions.get("photonix_streams")
+    if slots is None:
+        slots = current_app.extensions["photonix_streams"] = StreamSlots(app_config().sse_max_per_ip)
+    return slots
+
+
+def _stall_check(timeout_s: float) -> Callable[[], bool]:
+    """A check run before each write: a client that stops reading fills its socket buffers, and our next
+    write would block. If the socket stays unwritable for `timeout_s`, shut it down (the pending write
+    then fails quietly) and end the stream, instead of holding the connection and its greenlet forever."""
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("gunicorn.sock")  # gevent / pywsgi workers
+    if sock is None or not hasattr(sock, "fileno"):
+        return lambda: False  # not a real socket (the test client): nothing can stall
+
+    def stalled() -> bool:
+        try:
+            _, writable, _ = select.select([], [sock], [], timeout_s)  # cooperative under gevent
+            if writable:
+                return False
+            log.info("dropped an event stream: the client read nothing for %ss", timeout_s)
+            sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, ValueError):  # already closed
+            pass
+        return True
+
+    return stalled
