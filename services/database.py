@@ -56,6 +56,15 @@ def init_db() -> None:
         database.create_tables(ALL_MODELS, safe=True)
 
 
+def write_transaction():
+    """A transaction that reads, then writes. On SQLite it takes the write lock at BEGIN (IMMEDIATE),
+    so it waits for another writer within the busy timeout; a deferred one that read first fails at
+    once with "database is locked" when another connection committed meanwhile."""
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        return database.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
+
+
 def ping() -> None:
     """Raise peewee.DatabaseError (or OperationalError) unless the database answers."""
     database.execute_sql("SELECT 1").fetchone()

@@ -22,6 +22,7 @@ from peewee import fn
 from models import Folder, Media, View, database
 from services import jobs, settings
 from services.cpu import run_cpu
+from services.database import write_transaction
 from services.gallery import scanner
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
@@ -129,7 +130,7 @@ class Indexer:
         change = self._media_change(rel, listing.files)
         stats.count(change, len(listing.files))
         # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
-        with database.atomic() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
+        with write_transaction() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
             _write_media(change)
             _ensure_folder(rel)
             if _sync_children(rel, listing.folders) or change.rows or change.gone:
@@ -158,7 +159,7 @@ class Indexer:
                 current = parent_of(current)
         ordered = sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r))
         for start in range(0, len(ordered), AGGREGATES_PER_TRANSACTION):
-            with database.atomic():
+            with write_transaction():
                 for rel in ordered[start:start + AGGREGATES_PER_TRANSACTION]:
                     _aggregate(rel)
 

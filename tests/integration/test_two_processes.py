@@ -170,8 +170,8 @@ def test_exactly_one_process_leads_and_the_other_takes_over_after_a_kill(spawn):
 
     killed = next(c for c in children if c.pid == first[0])
     survivor = next(c for c in children if c.pid != first[0])
+    killed_at = time.monotonic()  # before stop(): its last renewal happened before this moment
     killed.stop()
-    killed_at = time.monotonic()
     seen.pop(killed.pid)
     while not seen.get(survivor.pid) and time.monotonic() < killed_at + WAIT_S:
         follow([survivor], seen, ran, 0.05)
