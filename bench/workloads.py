@@ -1,0 +1,36 @@
+"""The workloads of issue 9 that exist today, in run order. Each is one module with `run(ctx: Context)`.
+
+Adding one (4 SSE, 6 Downloads) is a new module plus one line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str  # what --only names
+    title: str  # the issue's number and name
+    module: str  # imported only when the workload runs
+
+
+WORKLOADS = (
+    Workload("thumbs", "1 Thumbnails", "bench.thumbs"),
+    Workload("browse", "2 Browse", "bench.browse"),
+    Workload("index", "3 Index", "bench.index"),
+    Workload("hub", "5 Hub stalls", "bench.hub"),
+    Workload("auth", "7 Auth path", "bench.auth"),
+)
+
+
+def select(only: str | None) -> list[Workload]:
+    """The workloads named in a comma-separated `only` (all when None); unknown names raise ValueError."""
+    if not only:
+        return list(WORKLOADS)
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    known = {w.key: w for w in WORKLOADS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    return [w for w in WORKLOADS if w.key in wanted]
