@@ -129,6 +129,10 @@ class Indexer:
             return []
         change = self._media_change(rel, listing.files)
         stats.count(change, len(listing.files))
+        children = [f"{rel}/{name}" if rel else name for name in listing.folders]
+        stored_mtime = Folder.select(Folder.mtime).where(Folder.path_hash == path_hash(rel)).scalar()
+        if stored_mtime == listing.mtime and not change.rows and not change.gone:
+            return children  # same folder mtime, so the same sub-folders; no file changed: nothing to write
         # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
         with write_transaction() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
             _write_media(change)
@@ -136,7 +140,7 @@ class Indexer:
             if _sync_children(rel, listing.folders) or change.rows or change.gone:
                 stats.changed_folders.add(rel)
             Folder.update(mtime=listing.mtime).where(Folder.path_hash == path_hash(rel)).execute()
-        return [f"{rel}/{name}" if rel else name for name in listing.folders]
+        return children
 
     def _media_change(self, rel: str, files: list[scanner.FileEntry]) -> _MediaChange:
         """What differs between the disk and the rows (headers of new or changed files read); no writes."""
