@@ -1,6 +1,6 @@
 """The workloads of issue 9 that exist today, in run order. Each is one module with `run(ctx: Context)`.
 
-Adding one (4 SSE, 6 Downloads) is a new module plus one line here.
+Adding one (6 Downloads) is a new module plus one line here.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ WORKLOADS = (
     Workload("thumbs", "1 Thumbnails", "bench.thumbs"),
     Workload("browse", "2 Browse", "bench.browse"),
     Workload("index", "3 Index", "bench.index"),
+    Workload("sse", "4 SSE", "bench.sse"),
     Workload("hub", "5 Hub stalls", "bench.hub"),
     Workload("auth", "7 Auth path", "bench.auth"),
 )

@@ -38,6 +38,9 @@ REDUCING_GAP = 2.0
 DRAFT_GAP = 1.0
 QUALITY_TIERS = ((4_000_000, 80), (16_000_000, 70))  # (max source pixels, WebP quality); larger → 65
 QUALITY_LARGEST = 65
+# libwebp effort: 2 encodes a 500 px thumbnail ~3x faster than the default 4 (11 vs 30 ms here) at about the
+# same size; a thumbnail is made once and shown small, so the slower search buys nothing visible.
+WEBP_METHOD = 2
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG also opens MPO; nothing else (no EPS)
 HEIC_SUFFIXES = (".heic", ".heif")
 HEIC_MISSING = "HEIC support not installed"
@@ -290,7 +293,7 @@ def _quality(pixels: int) -> int:
 def _encode(image: Image.Image, quality: int, icc: bytes | None) -> bytes:
     """WebP bytes without EXIF or XMP (so no GPS); the ICC profile stays."""
     buffer = io.BytesIO()
-    image.save(buffer, "WEBP", quality=quality, icc_profile=icc or None)
+    image.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD, icc_profile=icc or None)
     return buffer.getvalue()
 
 

@@ -1,0 +1,136 @@
+"""Workload 4 SSE: many idle event streams on one gevent worker (its RSS per stream, and /health latency
+meanwhile), then one event fanned out to the first FANOUT of them (time from publish to arrival, per client).
+
+Clients are plain non-blocking sockets in this process, read with a selector: no thread per stream.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import time
+from pathlib import Path
+
+from bench.context import Context
+from bench.probe import HealthProbe, between
+from bench.server import BenchServer
+from bench.stats import Row, Summary, Target
+
+STREAMS = (5000, 1000)  # full, quick
+FANOUT = (1000, 300)
+EVENTS = (5, 3)  # events published for the fan-out figure
+BATCH = 200  # connections opened before waiting for their first frames
+SETTLE_S = 2.0
+HOLD_S = 5.0
+CONNECT_TIMEOUT_S = 60.0
+DELIVERY_TIMEOUT_S = 10.0
+PROBE_INTERVAL_MS = 20
+REQUEST = b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+
+
+def run(ctx: Context) -> None:
+    photos = ctx.scratch("photos")
+    streams, fanout = ctx.pick(*STREAMS), ctx.pick(*FANOUT)
+    with BenchServer(photos, ctx.scratch("server"), SSE_MAX_PER_IP="100000", SSE_HEARTBEAT_SECONDS="15") as server:
+        pid = server.worker_pid()
+        clients = _Clients()
+        clients.open(server.gunicorn.port, 10)  # warm: the hub's poller and first allocations exist
+        before = _rss_kib(pid)
+        with HealthProbe(server.url + "/health", PROBE_INTERVAL_MS) as probe:
+            clients.open(server.gunicorn.port, streams - 10)
+            started = time.monotonic()  # all connected: now they idle
+            time.sleep(HOLD_S)
+            held = time.monotonic()
+            samples = probe.stop()
+        after = _rss_kib(pid)
+        clients.keep(fanout)  # the fan-out target is about `fanout` connected clients
+        time.sleep(SETTLE_S)
+        latencies = _fan_out(server.data_dir, clients, ctx.pick(*EVENTS))
+        clients.close()
+    per_stream = (after - before) / (streams - 10)
+    ctx.emit(Row(f"RSS per idle stream ({streams} streams)", "KiB", value=per_stream, target=Target("value", "<=", 24,
+                                                                                                    "KiB")))
+    health = Summary.of(between(samples, started, held)).scaled(1000)
+    ctx.emit(Row(f"/health while {streams} streams idle", "ms", health, target=Target("p95", "<=", 100,
+                                                                                                   "ms")))
+    ctx.emit(Row(f"one event to {fanout} streams, publish → arrival", "ms", Summary.of(latencies).scaled(1000),
+                 target=Target("p99", "<=", 1000, "ms")))
+    ctx.note(f"worker RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB with {streams} streams")
+
+
+class _Clients:
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.socks: list[socket.socket] = []
+        self.buffers: dict[int, bytes] = {}
+
+    def open(self, port: int, count: int) -> None:
+        """Connect `count` streams in batches, each read up to its `connected` frame."""
+        for start in range(0, count, BATCH):
+            batch = [socket.create_connection(("127.0.0.1", port), timeout=CONNECT_TIMEOUT_S)
+                     for _ in range(min(BATCH, count - start))]
+            for sock in batch:
+                sock.sendall(REQUEST)
+                sock.setblocking(False)
+                self.selector.register(sock, selectors.EVENT_READ)
+                self.buffers[sock.fileno()] = b""
+            self.socks.extend(batch)
+            self._read_until(lambda s: b"event: connected" in self.buffers[s.fileno()], batch, CONNECT_TIMEOUT_S)
+
+    def _read_until(self, done, socks: list[socket.socket], timeout_s: float) -> dict[int, float]:
+        """Read whatever arrives until done(sock) for every sock; the monotonic time each became done."""
+        waiting, finished = {s.fileno(): s for s in socks}, {}
+        deadline = time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            for key, _ in self.selector.select(0.5):
+                sock = key.fileobj
+                self.buffers[sock.fileno()] += sock.recv(65536)
+                if sock.fileno() in waiting and done(sock):
+                    finished[sock.fileno()] = time.monotonic()
+                    del waiting[sock.fileno()]
+        if waiting:
+            raise TimeoutError(f"{len(waiting)} of {len(socks)} streams got nothing within {timeout_s} s")
+        return finished
+
+    def keep(self, count: int) -> None:
+        """Hang up all but the first `count` streams."""
+        for sock in self.socks[count:]:
+            self.selector.unregister(sock)
+            sock.close()
+        self.socks = self.socks[:count]
+
+    def close(self) -> None:
+        self.keep(0)
+
+
+def _fan_out(data_dir: Path, clients: _Clients, count: int) -> list[float]:
+    """Publish `count` events one by one; seconds from each publish to its arrival at each open stream."""
+    from services import events
+    from services.database import bind_database, close_connection, open_database
+
+    bind_database(open_database(f"sqlite:///{data_dir / 'photonix.db'}"))
+    socks, latencies = clients.socks, []
+    # Streams whose client hung up notice it only at their next write: one unmeasured event lets the
+    # server find the closed ones, so what is measured is delivery to the connected clients.
+    events.publish("settings-changed", {"keys": [], "benchFanout": -1})
+    close_connection()
+    clients._read_until(lambda s: b'"benchFanout":-1' in clients.buffers[s.fileno()], socks, DELIVERY_TIMEOUT_S)
+    time.sleep(1.0)
+    for n in range(count):
+        marker = f'"benchFanout":{n}'.encode()
+        published = time.monotonic()
+        events.publish("settings-changed", {"keys": [], "benchFanout": n})
+        close_connection()
+        arrived = clients._read_until(lambda s, m=marker: m in clients.buffers[s.fileno()], socks, DELIVERY_TIMEOUT_S)
+        latencies.extend(at - published for at in arrived.values())
+        for sock in clients.socks:
+            clients.buffers[sock.fileno()] = b""
+        time.sleep(0.5)
+    return latencies
+
+
+def _rss_kib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
