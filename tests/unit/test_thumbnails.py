@@ -18,12 +18,20 @@ from PIL import Image, ImageCms, ImageFile, ImageOps
 from services import cpu, thumbnails
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images
+from tests.support.servers import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTH = 500
 MAX_PIXELS = 200_000_000
 FFMPEG = shutil.which("ffmpeg")
-needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")
+needs_ffmpeg = pytest.mark.usefixtures("ffmpeg_installed")
+
+
+@pytest.fixture
+def ffmpeg_installed():
+    """Skip outside CI when ffmpeg is missing; in CI (.ci/run installs it) fail instead."""
+    require_binary("ffmpeg")
+
 
 GEVENT_SCRIPT = """
 import json
