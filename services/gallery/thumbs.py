@@ -25,6 +25,9 @@ log = logging.getLogger("photonix.gallery")
 JOB_NAME = "thumbnails"
 PROGRESS_EVERY_S = 0.5
 ROWS_PER_QUERY = 1000
+STATS_MAX_AGE_S = 10.0
+_stats_cache: dict[int, tuple[float, dict[str, int]]] = {}
+_stats_lock = threading.Lock()
 Progress = Callable[[int, int, int], Any]  # done, total, failed
 
 
@@ -57,11 +60,18 @@ def indexed_sources(root: Path) -> Iterator[Source]:
 
 
 def stats(thumbnailer: Thumbnailer, root: Path) -> dict[str, int]:
-    """{total, ok, missing, failed, processing} over the index (file checks on the CPU pool)."""
-    sources = list(indexed_sources(root))
-    counts = cpu.run_cpu(lambda: Counter(thumbnailer.status(s) for s in sources))
-    return {"total": len(sources), "ok": counts["ok"], "missing": counts["missing"], "failed": counts["failed"],
-            "processing": thumbnailer.in_flight()}
+    """{total, ok, missing, failed, processing} over the index (file checks on the CPU pool). The counts are
+    reused for STATS_MAX_AGE_S: on a big library they cost a second of pool time, and anyone may ask."""
+    with _stats_lock:
+        cached = _stats_cache.get(id(thumbnailer))
+    if cached is None or time.monotonic() - cached[0] > STATS_MAX_AGE_S:
+        sources = list(indexed_sources(root))
+        counts = cpu.run_cpu(lambda: Counter(thumbnailer.status(s) for s in sources))
+        cached = (time.monotonic(), {"total": len(sources), "ok": counts["ok"], "missing": counts["missing"],
+                                     "failed": counts["failed"]})
+        with _stats_lock:
+            _stats_cache[id(thumbnailer)] = cached
+    return {**cached[1], "processing": thumbnailer.in_flight()}
 
 
 def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
@@ -92,6 +102,8 @@ def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
         thread.start()
     for thread in threads:
         thread.join()
+    with _stats_lock:
+        _stats_cache.clear()  # the counts just changed a lot: the next stats are fresh
     return tally["done"], tally["failed"]
 
 
