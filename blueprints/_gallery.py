@@ -13,9 +13,11 @@ from flask import g, request
 
 from blueprints._auth import caller, request_auth_state
 from blueprints._http import app_config, secure_cookies
+from errors import NotFound
 from services import events
 from services.gallery.index import Indexer
-from services.paths import GalleryPath, resolve
+from services.gallery.keys import version
+from services.paths import GalleryPath, media_kind, resolve
 
 VISITOR_COOKIE = "visitor_id"
 VISITOR_COOKIE_DAYS = 365
@@ -27,6 +29,15 @@ def indexer() -> Indexer:
 
 def gallery_path(raw: str) -> GalleryPath:
     return resolve(app_config().photos_dir, raw)
+
+
+def indexed_media(raw: str) -> tuple[GalleryPath, Any]:
+    """The checked path of a photo or video and its index row (a models.Media), or NotFound."""
+    found = gallery_path(raw)
+    media = indexer().media(found.rel) if media_kind(found.rel) and found.real.is_file() else None
+    if media is None:
+        raise NotFound("No photo or video is at this path.")
+    return found, media
 
 
 def viewer_id() -> str | None:
@@ -64,7 +75,7 @@ def cache_visibility() -> str:
 
 
 def thumbnail_url(rel: str, mtime: float) -> str:
-    return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={int(mtime * 1000)}"
+    return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={version(mtime)}"
 
 
 def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS

@@ -5,9 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, send_file
 
 from blueprints._auth import optional_viewer
-from blueprints._gallery import cache_visibility, gallery_path, indexer
-from errors import NotFound
-from services.paths import media_kind
+from blueprints._gallery import cache_visibility, indexed_media
 
 bp = Blueprint("files", __name__, url_prefix="/api/file")
 ORIGINAL_MAX_AGE_S = 3600
@@ -16,10 +14,7 @@ ORIGINAL_MAX_AGE_S = 3600
 @bp.get("/<path:raw>")
 @optional_viewer
 def get_file(raw: str):
-    found = gallery_path(raw)
-    media = indexer().media(found.rel) if media_kind(found.rel) and found.real.is_file() else None
-    if media is None:
-        raise NotFound("No photo or video is at this path.")
+    found, media = indexed_media(raw)
     response = send_file(found.real, mimetype=media.mime, conditional=True, etag=True, max_age=ORIGINAL_MAX_AGE_S)
     response.headers["Cache-Control"] = f"{cache_visibility()}, max-age={ORIGINAL_MAX_AGE_S}"
     return response

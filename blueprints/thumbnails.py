@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, send_file
 
 from blueprints._auth import admin_required, optional_viewer, request_auth_state
-from blueprints._gallery import cache_visibility, gallery_path, indexer, thumbnail_url
-from errors import NotFound, ValidationFailed
+from blueprints._gallery import cache_visibility, indexed_media, thumbnail_url
+from errors import ValidationFailed
 from services import jobs
 from services.gallery import browse, thumbs
 from services.thumbnails import Result, Thumbnailer, placeholder_svg
@@ -26,10 +26,7 @@ def get_thumbnail():
     raw = request.args.get("path")
     if raw is None:
         raise ValidationFailed("path", "path names the photo or video.")
-    found = gallery_path(raw)
-    media = indexer().media(found.rel) if found.real.is_file() else None
-    if media is None:
-        raise NotFound("No photo or video is at this path.")
+    found, media = indexed_media(raw)
     source = thumbs.source_for(found.real, media)
     return _thumbnail_response(thumbnailer().get(source))
 

@@ -56,11 +56,16 @@ def resolve(root: Path, raw: str) -> GalleryPath:
         real = candidate.resolve(strict=True)
     except (OSError, RuntimeError, ValueError):  # missing, a dangling link, a symlink loop, unencodable
         raise NotFound("Nothing is at this path.") from None
-    if real != root and root not in real.parents:
-        raise PathForbidden()
-    if any(part.startswith(".") for part in real.relative_to(root).parts):
+    if not visible_inside(root, real):
         raise PathForbidden()
     return GalleryPath(rel, real)
+
+
+def visible_inside(root: Path, real: Path) -> bool:
+    """Whether a resolved path is the root or below it with no hidden folder on the way."""
+    if real != root and root not in real.parents:
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(root).parts)
 
 
 def media_kind(name: str) -> str | None:

@@ -24,6 +24,11 @@ def name_of(rel: str) -> str:
     return rel.rpartition("/")[2]
 
 
+def version(mtime: float) -> int:
+    """A file's version in thumbnail URLs and events: its mtime in milliseconds."""
+    return int(mtime * 1000)
+
+
 def fold(text: str) -> str:
     """Case- and width-insensitive form for search (fullwidth letters match ASCII ones)."""
     return unicodedata.normalize("NFKC", text).casefold()

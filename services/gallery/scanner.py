@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from services.paths import is_listed, media_kind
+from services.paths import is_listed, media_kind, visible_inside
 
 log = logging.getLogger("photonix.gallery")
 ORIENTATION_TAG = 0x0112
@@ -107,9 +107,7 @@ def _link_allowed(link: Path, root: Path) -> bool:
         real, here = link.resolve(strict=True), link.parent.resolve(strict=True)
     except (OSError, RuntimeError):
         return False
-    if real == root or root not in real.parents or real == here or real in here.parents:
-        return False
-    return not any(part.startswith(".") for part in real.relative_to(root).parts)
+    return real != root and visible_inside(root, real) and real != here and real not in here.parents
 
 
 def _surrogate(name: str) -> bool:

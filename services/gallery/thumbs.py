@@ -19,6 +19,7 @@ from config import Config
 from models import Media
 from services import cpu, events, jobs
 from services.database import close_connection
+from services.gallery.keys import version
 from services.thumbnails import Source, Thumbnailer
 
 log = logging.getLogger("photonix.gallery")
@@ -130,6 +131,6 @@ def run_batch(thumbnailer: Thumbnailer, root: Path, keep_going: Callable[[], boo
 
 def _announce(source: Source) -> None:
     try:
-        events.publish("thumbnail-generated", {"path": source.rel, "v": int(source.mtime * 1000)})
+        events.publish("thumbnail-generated", {"path": source.rel, "v": version(source.mtime)})
     finally:
         close_connection()
