@@ -1,4 +1,5 @@
-"""The `photonix` command group: serve, init-db, doctor, set-password, index, thumbs, version, sample-album.
+"""The `photonix` command group: serve, init-db, doctor, set-password, index, thumbs, feeds, version,
+sample-album.
 
 Commands load the configuration themselves so that a bad configuration is reported as a list of
 problems (exit 2) instead of a traceback; they call services, never HTTP views.
@@ -182,6 +183,39 @@ def thumbs() -> None:
     if bar is not None:
         bar.render_finish()
     click.echo(f"{done - failed} thumbnails made, {failed} failed (see the log for reasons)")
+
+
+@main.group("feeds")
+def feeds() -> None:
+    """The download center: run feed subscriptions from the command line."""
+
+
+@feeds.command("run", with_appcontext=False)
+@click.option("--task", "task_id", type=int, help="Run this task now (even if paused or not due).")
+def feeds_run(task_id: int | None) -> None:
+    """Run due feeds once (or one task), showing progress; exit 1 if a run failed."""
+    from services.downloads import scheduler
+
+    config = _config_or_exit()
+    _prepare_database(config)
+
+    def progress(data: dict) -> None:
+        click.echo(f"\rtask {data['taskId']}: {data['entriesDone']}/{data['entriesTotal']} entries, "
+                   f"{data['saved']} saved, {data['duplicates']} duplicates, {data['failed']} failed", nl=False)
+
+    runner = scheduler.make_runner(config.photos_dir, config.max_image_pixels)
+    try:
+        due = {task_id: True} if task_id is not None else scheduler.due_tasks()
+        summaries = [runner.run(i, on_progress=progress, queued_only=not full) for i, full in due.items()]
+    finally:
+        database.close_connection()
+    for s in summaries:
+        detail = f": {s.error}" if s.error else ""
+        click.echo(f"\rtask {s.task_id} {s.status}{detail}: {s.new_entries} new entries, {s.saved} images saved, "
+                   f"{s.duplicates} duplicates, {s.failed} failed, {s.retrying} to retry")
+    if not summaries:
+        click.echo("no task is due")
+    sys.exit(1 if any(s.status in ("failed", "busy") for s in summaries) else 0)
 
 
 @main.command("version", with_appcontext=False)

@@ -161,3 +161,57 @@ class AdminSecretNotConfigured(ServiceUnavailable):
 class LimiterUnavailable(ServiceUnavailable):
     code = "LIMITER_UNAVAILABLE"
     message = "The login protection store is not reachable; logins are refused until it is back."
+
+
+class DownloadFailed(AppError):
+    """Something outside the server (a feed or image host) failed; `retryable` says whether trying
+    again later may help. The download center records these; the API answers 502 when one reaches it."""
+
+    status = 502
+    code = "FETCH_FAILED"
+    message = "The remote server could not be reached or answered with an error."
+    retryable = True
+
+    def __init__(self, message: str | None = None, *, retryable: bool | None = None, **extra: Any):
+        super().__init__(message, **extra)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class FetchRefused(DownloadFailed):
+    """The SSRF guard refused a URL or the address it resolved to (never retried)."""
+
+    code = "FETCH_REFUSED"
+    message = "This address is not allowed: only public http/https hosts on allowed ports may be fetched."
+    retryable = False
+
+
+class FetchTimeout(DownloadFailed):
+    code = "FETCH_TIMEOUT"
+    message = "The remote server was too slow to answer."
+
+
+class FetchTooLarge(DownloadFailed):
+    code = "FETCH_TOO_LARGE"
+    message = "The remote response is larger than the configured limit."
+    retryable = False
+
+
+class FeedInvalid(DownloadFailed):
+    code = "FEED_INVALID"
+    message = "The feed could not be read as RSS or Atom."
+    retryable = False
+
+
+class ImageRejected(DownloadFailed):
+    """A downloaded file is not an image the gallery accepts (`reason` says why); nothing was saved."""
+
+    code = "IMAGE_REJECTED"
+    message = "The downloaded file is not an acceptable image."
+    retryable = False
+
+
+class Conflict(AppError):
+    status = 409
+    code = "CONFLICT"
+    message = "This would conflict with something that already exists."

@@ -28,11 +28,13 @@ proc_name = "photonix"
 
 def post_worker_init(worker):
     from services import events, jobs
+    from services.downloads import scheduler
     from services.gallery import index, thumbs
 
     config = worker.wsgi.extensions["photonix"]
     index.register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
     thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
+    scheduler.register_job(scheduler.make_runner(config.photos_dir, config.max_image_pixels))
     jobs.start_background(config)
     _end_streams_on_sigterm(worker)
 

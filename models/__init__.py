@@ -88,4 +88,80 @@ class View(BaseModel):
         indexes = ((("viewer", "viewed_at"), False),)
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, View)
+class Feed(BaseModel):
+    """A download-center task: one feed subscription. `cookie` is write-only: never returned or exported."""
+
+    url = peewee.TextField()
+    url_hash = peewee.CharField(max_length=40, unique=True)
+    title = peewee.TextField()
+    enabled = peewee.BooleanField(default=True)  # status: running | paused
+    interval_minutes = peewee.IntegerField()
+    target_folder = peewee.TextField()  # gallery-relative, inside PHOTOS_DIR
+    category = peewee.TextField(default="")
+    tags = peewee.TextField(default="[]")  # JSON list of strings
+    exclude_keywords = peewee.TextField(default="[]")  # JSON list of strings
+    cookie = peewee.TextField(null=True)
+    etag = peewee.TextField(null=True)
+    last_modified = peewee.TextField(null=True)
+    created_at = peewee.DoubleField()
+    next_run_at = peewee.DoubleField(null=True, index=True)
+    last_run_at = peewee.DoubleField(null=True)
+    last_success_at = peewee.DoubleField(null=True)
+    last_error = peewee.TextField(null=True)
+    entries_seen = peewee.IntegerField(default=0)
+    images_saved = peewee.IntegerField(default=0)
+    images_failed = peewee.IntegerField(default=0)
+    bytes_saved = peewee.BigIntegerField(default=0)
+
+
+class FeedEntry(BaseModel):
+    """An entry seen in a feed, with the image URLs it had, so unfinished work resumes even when the
+    feed later answers 304 or drops the entry. status: new | queued | partial | done | excluded."""
+
+    feed = peewee.ForeignKeyField(Feed, on_delete="CASCADE", index=False)
+    entry_key = peewee.CharField(max_length=200)
+    title = peewee.TextField()
+    link = peewee.TextField(null=True)
+    image_urls = peewee.TextField()  # JSON list
+    published = peewee.DoubleField(null=True)
+    seen_at = peewee.DoubleField()
+    status = peewee.CharField(max_length=16)
+    next_attempt_at = peewee.DoubleField(default=0.0)
+
+    class Meta:
+        indexes = ((("feed", "entry_key"), True), (("feed", "status"), False))
+
+
+class Download(BaseModel):
+    """One image URL and what became of it: ok (saved at `path`), duplicate (same content as `path`),
+    rejected (not an acceptable image), failed (retried with backoff until `attempts` runs out)."""
+
+    feed = peewee.ForeignKeyField(Feed, null=True, on_delete="SET NULL", index=True)
+    entry_key = peewee.CharField(max_length=200)
+    url = peewee.TextField()
+    url_hash = peewee.CharField(max_length=40, unique=True)
+    sha256 = peewee.CharField(max_length=64, null=True, index=True)
+    path = peewee.TextField(null=True)
+    bytes = peewee.BigIntegerField(default=0)
+    status = peewee.CharField(max_length=16)
+    error = peewee.TextField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DoubleField(default=0.0)
+    created_at = peewee.DoubleField(index=True)
+    updated_at = peewee.DoubleField()
+
+
+class DownloadLog(BaseModel):
+    """The download center's log (capped): level info | warning | error, scope task | scheduler | config."""
+
+    id = peewee.BigAutoField()
+    level = peewee.CharField(max_length=8)
+    scope = peewee.CharField(max_length=16)
+    feed_id = peewee.IntegerField(null=True, index=True)
+    message = peewee.TextField()
+    meta = peewee.TextField(default="{}")
+    created_at = peewee.DoubleField()
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, View, Feed, FeedEntry, Download,
+                                           DownloadLog)

@@ -1,0 +1,1 @@
+"""The download center: feeds fetched safely, their images saved into the gallery."""

@@ -1,0 +1,321 @@
+"""The one HTTP client for outbound fetches: SSRF-guarded at connect time, bounded in time and in bytes.
+
+A host's addresses are resolved once, all checked, and the socket connects to a checked one (no DNS
+rebinding gap). Only errors.DownloadFailed subclasses leave this module; cookies are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any, BinaryIO
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3 import exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.util.connection import allowed_gai_family
+
+from errors import DownloadFailed, FetchRefused, FetchTimeout, FetchTooLarge
+from services.downloads.addresses import check_address, check_url
+from services.version import VERSION
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+MAX_CONNECT_ATTEMPTS = 4  # of the addresses a name resolves to; every one of them is checked first
+ACCEPT_ENCODING = "gzip, deflate"
+RETRYABLE_STATUSES = frozenset({408, 425, 429})  # and every 5xx
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allow_private_hosts: bool = False
+    allowed_ports: frozenset[int] = frozenset({80, 443})
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0  # per socket read, capped by what is left of the total
+    total_timeout_s: float = 60.0  # wall clock for the whole fetch incl. redirects
+    max_redirects: int = 5
+    user_agent: str = f"Photonix/{VERSION} (+self-hosted gallery)"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL after redirects
+    status: int  # 200, or 304 when a conditional GET found nothing new
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    body: bytes | None  # fetch_bytes only
+    size: int  # bytes after decompression
+    sha256: str | None  # fetch_to_file only: hex digest of what was written
+
+
+def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
+    """Every (family, type, proto, sockaddr) `host` resolves to; socket.gaierror when it does not."""
+    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    return [(family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in infos]
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    """`_new_conn` resolves once, refuses unless every address is allowed, then connects to one of those
+    checked addresses itself. `host` is untouched, so TLS still sends SNI for and verifies the name."""
+
+    def __init__(self, *args: Any, allow_private: bool = False, allowed_ports: frozenset[int] = frozenset(),
+                 **kwargs: Any):
+        self.allow_private = allow_private
+        self.allowed_ports = allowed_ports
+        super().__init__(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        self.stream_socket = self.sock  # http.client forgets self.sock once a will-close response arrives
+
+    def _new_conn(self) -> socket.socket:
+        if self.port not in self.allowed_ports:
+            raise FetchRefused(f"{self.host}: port {self.port} is not an allowed port.")
+        try:
+            addresses = _resolve(self._dns_host.strip("[]"), self.port)
+        except (OSError, UnicodeError) as exc:
+            raise u3.NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        for *_, sockaddr in addresses:
+            try:
+                check_address(sockaddr[0], self.allow_private)
+            except FetchRefused as exc:
+                raise FetchRefused(f"{self.host}: {exc.message}") from None
+        return self._connect_first(addresses[:MAX_CONNECT_ATTEMPTS])
+
+    def _connect_first(self, addresses: list[tuple[Any, ...]]) -> socket.socket:
+        error = OSError("the name resolved to no address")
+        for family, kind, proto, sockaddr in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                sock.settimeout(self.timeout if isinstance(self.timeout, int | float) else None)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        if isinstance(error, TimeoutError):
+            raise u3.ConnectTimeoutError(self, f"Connection to {self.host} timed out.")
+        raise u3.NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _GuardedPoolManager(PoolManager):
+    """Every pool it makes opens its connections through the guard, with this policy's rules."""
+
+    def __init__(self, policy: FetchPolicy, **kwargs: Any):
+        self._policy = policy
+        super().__init__(**kwargs)
+
+    def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None) -> Any:
+        pool = super()._new_pool(scheme, host, port, request_context)
+        pool.ConnectionCls = _GuardedHTTPSConnection if scheme == "https" else _GuardedHTTPConnection
+        pool.conn_kw.update(allow_private=self._policy.allow_private_hosts,
+                            allowed_ports=self._policy.allowed_ports)
+        return pool
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def __init__(self, policy: FetchPolicy):
+        self._policy = policy  # before super().__init__, which calls init_poolmanager
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        self.poolmanager = _GuardedPoolManager(self._policy, num_pools=connections, maxsize=maxsize, block=block,
+                                               **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        raise FetchRefused("Fetching through a proxy is not supported.")
+
+
+class Fetcher:
+    """Fetches http(s) URLs under one FetchPolicy; safe to share between threads and greenlets.
+
+    Raises only DownloadFailed subclasses for what the remote side does (FetchRefused, FetchTimeout,
+    FetchTooLarge); an error from the caller's own `out` file propagates unchanged.
+    """
+
+    def __init__(self, policy: FetchPolicy):
+        self.policy = policy
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxies, netrc or CA bundle from the environment
+        self._session.headers.clear()
+        self._session.headers.update({"User-Agent": policy.user_agent, "Accept": "*/*",
+                                      "Accept-Encoding": ACCEPT_ENCODING})
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never store Set-Cookie
+        adapter = _GuardedAdapter(policy)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def fetch_bytes(self, url: str, max_bytes: int, *, etag: str | None = None, last_modified: str | None = None,
+                    cookie: str | None = None, accept: str | None = None) -> FetchResult:
+        """The body, decoded, of at most `max_bytes`; status 304 and body None when `etag` or
+        `last_modified` was given and the server found nothing new (the given validators are kept
+        when the 304 does not repeat them)."""
+        headers = _headers(accept=accept, etag=etag, last_modified=last_modified)
+        deadline = time.monotonic() + self.policy.total_timeout_s
+        with self._open(url, headers, cookie, deadline, conditional=bool(etag or last_modified)) as response:
+            if response.status_code == 304:
+                return _result(response, 0, etag=etag, last_modified=last_modified)
+            buffer = io.BytesIO()
+            size = self._read(response, max_bytes, deadline, buffer.write)
+            return _result(response, size, body=buffer.getvalue())
+
+    def fetch_to_file(self, url: str, out: BinaryIO, max_bytes: int, *, cookie: str | None = None,
+                      referer: str | None = None, accept: str | None = None) -> FetchResult:
+        """Writes the decoded body (at most `max_bytes`) to `out`; sha256 is the digest of what was
+        written. After an error `out` may hold part of the body: the caller discards it."""
+        deadline = time.monotonic() + self.policy.total_timeout_s
+        with self._open(url, _headers(accept=accept, referer=referer), cookie, deadline, False) as response:
+            digest = hashlib.sha256()
+
+            def sink(chunk: bytes) -> None:
+                out.write(chunk)
+                digest.update(chunk)
+
+            size = self._read(response, max_bytes, deadline, sink)
+            return _result(response, size, sha256=digest.hexdigest())
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _open(self, url: str, headers: dict[str, str], cookie: str | None, deadline: float,
+              conditional: bool) -> requests.Response:
+        """The final response (2xx, or 304 when `conditional`) after following redirects by hand.
+
+        Each hop is checked statically before connecting; the cookie goes only to the first URL's host."""
+        origin = check_url(url, self.policy.allowed_ports, allow_private=self.policy.allow_private_hosts)
+        for _ in range(self.policy.max_redirects + 1):
+            parts = check_url(url, self.policy.allowed_ports, allow_private=self.policy.allow_private_hosts)
+            url = parts.geturl()
+            with_cookie = {"Cookie": cookie} if cookie and _same_site(origin, parts) else {}
+            response = self._get(url, headers | with_cookie, deadline)
+            target = _redirect_target(self._session, response)
+            if target is None:
+                return _successful(response, conditional)
+            response.close()
+            url = urljoin(url, target)
+        raise DownloadFailed(f"{origin.hostname}: too many redirects (more than {self.policy.max_redirects}).",
+                             retryable=False)
+
+    def _get(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+        host = urlsplit(url).hostname
+        remaining = self._remaining(deadline, host)
+        timeout = (min(self.policy.connect_timeout_s, remaining), min(self.policy.read_timeout_s, remaining))
+        try:
+            response = self._session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
+        except requests.exceptions.InvalidHeader:  # `from None`: its text would repeat the cookie
+            raise DownloadFailed("A cookie, referer or accept value is not a valid header.", retryable=False) from None
+        except requests.Timeout as exc:
+            raise FetchTimeout(f"{host} did not answer in time.") from exc
+        except requests.RequestException as exc:
+            raise DownloadFailed(f"{host} could not be reached: {_reason(exc)}.") from exc
+        log.debug("GET from %s answered %s", host, response.status_code)
+        return response
+
+    def _read(self, response: requests.Response, max_bytes: int, deadline: float,
+              sink: Callable[[bytes], None]) -> int:
+        """Feeds the decoded body to `sink` chunk by chunk; returns its size in bytes.
+
+        One read1 is at most one socket read, and each gets what is left of the deadline as its timeout,
+        so a server dripping bytes cannot outlast the deadline. The cap counts decoded bytes."""
+        host = urlsplit(response.url).hostname
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FetchTooLarge(f"{host} announced {declared} bytes; the limit is {max_bytes}.", maxBytes=max_bytes)
+        size = 0
+        while chunk := self._next_chunk(response, deadline, host):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchTooLarge(f"{host} sent more than {max_bytes} bytes.", maxBytes=max_bytes)
+            sink(chunk)
+        return size
+
+    def _next_chunk(self, response: requests.Response, deadline: float, host: str | None) -> bytes:
+        raw = response.raw
+        remaining = self._remaining(deadline, host)
+        sock = getattr(raw.connection, "stream_socket", None)  # None once the body is all in (conn released)
+        try:
+            if sock is not None:
+                sock.settimeout(min(self.policy.read_timeout_s, remaining))
+            return raw.read1(CHUNK_BYTES, decode_content=True) or b""
+        except (u3.ReadTimeoutError, TimeoutError) as exc:
+            raise FetchTimeout(f"{host} was too slow sending its answer.") from exc
+        except u3.DecodeError as exc:
+            raise DownloadFailed(f"{host} sent a body that does not decompress.", retryable=False) from exc
+        except (u3.HTTPError, http.client.HTTPException, OSError) as exc:
+            raise DownloadFailed(f"{host} broke off its answer: {type(exc).__name__}.") from exc
+
+    def _remaining(self, deadline: float, host: str | None) -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchTimeout(f"{host} did not finish within {self.policy.total_timeout_s:g} s.")
+        return remaining
+
+
+def _headers(**values: str | None) -> dict[str, str]:
+    names = {"accept": "Accept", "etag": "If-None-Match", "last_modified": "If-Modified-Since", "referer": "Referer"}
+    return {names[key]: value for key, value in values.items() if value}
+
+
+def _same_site(origin: SplitResult, parts: SplitResult) -> bool:
+    """Whether a cookie meant for `origin` may go to `parts`: same host name, and never from https to http."""
+    return parts.hostname == origin.hostname and not (origin.scheme == "https" and parts.scheme == "http")
+
+
+def _redirect_target(session: requests.Session, response: requests.Response) -> str | None:
+    try:
+        return session.get_redirect_target(response)
+    except UnicodeError:  # a Location header that is not UTF-8
+        response.close()
+        host = urlsplit(response.url).hostname
+        raise DownloadFailed(f"{host} redirected to an unreadable address.", retryable=False) from None
+
+
+def _successful(response: requests.Response, conditional: bool) -> requests.Response:
+    status = response.status_code
+    if 200 <= status < 300 or (status == 304 and conditional):
+        return response
+    response.close()
+    host = urlsplit(response.url).hostname
+    retryable = status in RETRYABLE_STATUSES or status >= 500
+    raise DownloadFailed(f"{host} answered HTTP {status}.", retryable=retryable, httpStatus=status)
+
+
+def _reason(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the TLS handshake or certificate check failed"
+    cause = getattr(exc.args[0], "reason", None) if exc.args else None
+    return "its name does not resolve" if isinstance(cause, u3.NameResolutionError) else "the connection failed"
+
+
+def _result(response: requests.Response, size: int, *, body: bytes | None = None, sha256: str | None = None,
+            etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    headers = response.headers
+    return FetchResult(url=response.url, status=response.status_code, content_type=headers.get("Content-Type"),
+                       etag=headers.get("ETag") or etag, last_modified=headers.get("Last-Modified") or last_modified,
+                       body=body, size=size, sha256=sha256)
