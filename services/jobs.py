@@ -75,6 +75,9 @@ def request_run(name: str) -> None:
     now = time.time()
     (Setting.insert(key=REQUEST_KEY_PREFIX + name, value=repr(now), updated_at=now)
      .on_conflict(conflict_target=[Setting.key], preserve=[Setting.value, Setting.updated_at]).execute())
+    runner = _runner
+    if runner is not None:  # this process may be the leader: look now instead of at the next renewal
+        runner.wake()
 
 
 def start_background(config: Any, renew_s: float = LEASE_RENEW_S, ttl_s: float = LEASE_TTL_S) -> None:
@@ -115,14 +118,19 @@ class _Runner:
         self.holder = holder
         self.leader = False
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="photonix-jobs", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        self._wake.set()
+
     def stop(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout_s)
         with _tasks_lock:
             threads = [task.thread for task in _tasks.values() if task.is_running()]
@@ -140,7 +148,8 @@ class _Runner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._tick()
-            self._stop.wait(self.renew_s)
+            self._wake.wait(self.renew_s)
+            self._wake.clear()
 
     def _tick(self) -> None:
         leader = self._renew()

@@ -337,3 +337,72 @@ def test_logs_filter_and_clear_and_status(client):
     assert client.delete("/api/download/logs", headers=ADMIN).get_json() == {"removed": 2}
     status = client.get("/api/download/status", headers=ADMIN).get_json()
     assert status["tasks"] == 0 and status["activeTaskIds"] == [] and status["downloads"]["ok"] == 0
+
+
+def test_atom_media_and_lazy_html_feeds_end_to_end(client, server, allow_local, runner, photos_dir, tmp_path):
+    """The fixture feeds with their hosts pointed at the local server: every image URL the parser finds
+    (media:content, lazy <img>, the largest srcset candidate) is fetched and saved once."""
+    from pathlib import Path
+
+    from services.downloads import feeds
+
+    fixtures = Path(__file__).resolve().parents[1] / "support" / "feeds"
+    base = server.url("").rstrip("/")
+    saved = 0
+    for n, name in enumerate(("atom_media.xml", "html_lazy.xml")):
+        text = fixtures.joinpath(name).read_text()
+        for host in ("img", "blog", "atom", "evil"):
+            text = text.replace(f"https://{host}.example.test", base)
+        body = text.encode()
+        urls = {u for e in feeds.parse_feed(body, server.url(f"/{name}")).entries for u in e.image_urls}
+        for m, url in enumerate(sorted(urls)):
+            server.route(url[len(base):], image_bytes(tmp_path, color=(n * 100 + m * 7 % 100, 5, 9)))
+        server.route(f"/{name}", body)
+        add_task(client, server.url(f"/{name}"), targetFolder=f"F{n}")
+        saved += len(urls)
+    summaries = scheduler.run_due(runner)
+    assert [s.status for s in summaries] == ["ok", "ok"] and sum(s.saved for s in summaries) == saved
+    assert len(files_in(photos_dir / "F0")) + len(files_in(photos_dir / "F1")) == saved
+    assert all(server.hits(path) <= 1 for _, path, _ in server.requests)
+
+
+def test_per_host_concurrency_is_respected(client, server, allow_local, runner, photos_dir, tmp_path):
+    import threading
+
+    state = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def slow_image(data):
+        def handler(request):
+            with lock:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+            time.sleep(0.3)
+            with lock:
+                state["now"] -= 1
+            request.send_response(200)
+            request.send_header("Content-Length", str(len(data)))
+            request.end_headers()
+            request.wfile.write(data)
+        return handler
+
+    for n in range(6):
+        server.route(f"/{n}.jpg", handler=slow_image(image_bytes(tmp_path, color=(n * 30, 1, 1))))
+    server.route("/feed.xml", rss([(f"e{n}", f"E{n}", [server.url(f"/{n}.jpg")]) for n in range(6)]))
+    client.put("/api/download/config", json={"perHostConcurrency": 2, "maxConcurrentDownloads": 8}, headers=ADMIN)
+    add_task(client, server.url("/feed.xml"), targetFolder="C")
+    [summary] = scheduler.run_due(runner)
+    assert summary.saved == 6 and state["peak"] == 2
+
+
+@pytest.mark.slow
+def test_a_dripping_image_times_out_and_is_retried_later(client, server, allow_local, runner, tmp_path):
+    server.route("/drip.jpg", image_bytes(tmp_path), drip_bytes_per_s=1.0)
+    server.route("/feed.xml", rss([("d", "Drip", [server.url("/drip.jpg")])]))
+    client.put("/api/download/config", json={"imageTimeoutSeconds": 5}, headers=ADMIN)
+    add_task(client, server.url("/feed.xml"), targetFolder="D")
+    started = time.monotonic()
+    [summary] = scheduler.run_due(runner)
+    assert time.monotonic() - started < 15 and summary.retrying == 1
+    row = Download.get()
+    assert row.status == "retrying" and "slow" in row.error and row.next_attempt_at > time.time()
