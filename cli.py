@@ -187,7 +187,7 @@ def thumbs() -> None:
 
 @main.group("feeds")
 def feeds() -> None:
-    """The download center: run feed subscriptions from the command line."""
+    """Run the download center's feed subscriptions."""
 
 
 @feeds.command("run", with_appcontext=False)

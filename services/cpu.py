@@ -1,7 +1,8 @@
 """The native thread pool for CPU work (image decode/encode, bcrypt), so it never runs on the gevent hub.
 
-Owns one pool per process, created on first use. It must not be used for I/O or for work that
-needs the database: pool threads are outside gevent and hold no connection.
+Owns one pool per process, created on first use. Short blocking disk calls that belong to such work
+(the fsyncs of a downloaded image) may run here too; network I/O and database work must not: pool
+threads are outside gevent and hold no connection.
 """
 
 from __future__ import annotations

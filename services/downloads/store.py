@@ -156,10 +156,15 @@ def commit(temp: Path, folder_rel: str, folder: Path, base_name: str, limits: Im
 
     Never overwrites: a taken name becomes "<name>-2.ext", "-3" and so on. The file data and the folder
     are fsynced. On any failure (ImageRejected included) the temp file is removed and nothing is left.
+    Runs on the native pool: the decode and both fsyncs would otherwise stall the gevent hub.
     """
+    return cpu.run_cpu(_commit, temp, folder_rel, folder, base_name, limits)
+
+
+def _commit(temp: Path, folder_rel: str, folder: Path, base_name: str, limits: ImageLimits) -> SavedImage:
     published: Path | None = None
     try:
-        kind, width, height = cpu.run_cpu(verify_image, temp, limits)
+        kind, width, height = verify_image(temp, limits)
         _fsync(temp)
         published = _publish(temp, folder, safe_name(_without_image_suffix(base_name)), ALLOWED_FORMATS[kind])
         _fsync(folder)

@@ -406,3 +406,35 @@ def test_a_dripping_image_times_out_and_is_retried_later(client, server, allow_l
     assert time.monotonic() - started < 15 and summary.retrying == 1
     row = Download.get()
     assert row.status == "retrying" and "slow" in row.error and row.next_attempt_at > time.time()
+
+
+def test_a_task_cookie_goes_to_its_own_host_only_and_is_never_shown(client, server, allow_local, runner, tmp_path):
+    """The feed needs the cookie; the image on the same host gets it, one on another host name does not;
+    no answer, log line, history row, event or OPML export ever contains it."""
+    secret = "sid=TOPSECRET-1234"
+    picture = image_bytes(tmp_path)
+
+    def private_feed(request):
+        if request.headers.get("Cookie") != secret:
+            request.send_response(403)
+            request.end_headers()
+            return
+        body = rss([("p", "Private", [server.url("/same.jpg"), server.url("/other.jpg", host="localhost")])])
+        request.send_response(200)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    server.route("/private.xml", handler=private_feed)
+    server.route("/same.jpg", picture)
+    server.route("/other.jpg", image_bytes(tmp_path, color=(99, 1, 1)))
+    task = add_task(client, server.url("/private.xml"), cookie=secret, targetFolder="Private")
+    [summary] = scheduler.run_due(runner)
+    assert summary.saved == 2, summary
+    sent = {path: headers.get("Cookie") for _, path, headers in server.requests}
+    assert sent == {"/private.xml": secret, "/same.jpg": secret, "/other.jpg": None}
+    answers = [client.get(url, headers=ADMIN).get_data(as_text=True) for url in (
+        "/api/download/tasks", f"/api/download/tasks/{task['id']}", "/api/download/logs", "/api/download/history",
+        "/api/download/opml", "/api/download/status", f"/api/download/tasks/{task['id']}/logs")]
+    stored = [e.data for e in Event.select()] + answers
+    assert not any("TOPSECRET" in text for text in stored)

@@ -18,7 +18,7 @@ def run(args, env, timeout=60, stdin=None):
 def test_help_lists_every_command_with_one_line(tmp_path):
     result = run(["--help"], {"PHOTONIX_PHOTOS_DIR": str(tmp_path / "missing")})
     assert result.returncode == 0, result.stderr
-    for command in ("serve", "init-db", "doctor", "set-password", "index", "thumbs", "version",
+    for command in ("serve", "init-db", "doctor", "set-password", "index", "thumbs", "feeds", "version",
                     "sample-album"):
         line = next(line for line in result.stdout.splitlines() if line.strip().startswith(command + " "))
         assert not line.rstrip().endswith("..."), line
@@ -113,3 +113,11 @@ def test_thumbs_command_makes_the_missing_ones(env, app, photos_dir, tmp_path):
     assert len(list((tmp_path / "data" / "thumbs").rglob("*.webp"))) == 1
     again = run(["thumbs"], env)
     assert again.stdout.strip().endswith("0 thumbnails made, 0 failed (see the log for reasons)")
+
+
+def test_feeds_run_with_nothing_due_and_with_an_unknown_task(env):
+    nothing = run(["feeds", "run"], env)
+    assert nothing.returncode == 0 and "no task is due" in nothing.stdout, nothing.stderr
+    unknown = run(["feeds", "run", "--task", "99"], env)
+    assert unknown.returncode == 1 and "task 99 failed: There is no download task 99." in unknown.stdout
+    assert "Traceback" not in unknown.stdout + unknown.stderr

@@ -128,16 +128,28 @@ def test_commit_at_the_gallery_root_and_with_an_unsafe_base_name(tmp_path, root)
     assert saved.rel == "etc-passwd.png" and (root / "etc-passwd.png").is_file()
 
 
-def test_commit_checks_the_image_on_the_cpu_pool(tmp_path, folder, monkeypatch):
+def test_commit_checks_and_syncs_on_the_cpu_pool(tmp_path, folder, monkeypatch):
+    """The decode and the fsyncs all happen in one hop to the native pool, never on the gevent hub."""
     calls = []
+    on_pool = []
+    real_verify = store.verify_image
 
     def run_cpu(fn, *args):
         calls.append(fn)
-        return fn(*args)
+        on_pool.append(True)
+        try:
+            return fn(*args)
+        finally:
+            on_pool.pop()
+
+    def verify(*args):
+        assert on_pool, "verify_image ran outside the pool"
+        return real_verify(*args)
 
     monkeypatch.setattr(store.cpu, "run_cpu", run_cpu)
+    monkeypatch.setattr(store, "verify_image", verify)
     commit(download(folder, noise(tmp_path / "n.jpg", "JPEG")), "Downloads/Feed", folder, "x", LIMITS)
-    assert calls == [verify_image]
+    assert calls == [store._commit]
 
 
 def test_commit_syncs_data_then_folder(tmp_path, folder, monkeypatch):
