@@ -1,6 +1,6 @@
 """Feed documents (bytes) → entries and the image URLs in them, refusing XML entity tricks first.
 
-Owns the XML safety guard and the mapping from feedparser's output to FeedEntry. Pure: it is handed
+Owns the mapping from feedparser's output to FeedEntry (xmlguard.py vets the bytes first). Pure: it is handed
 bytes, never a URL, and never fetches, renders or stores anything.
 """
 
@@ -16,33 +16,22 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
-from xml.etree.ElementTree import ParseError
 
 import feedparser
-from defusedxml import DefusedXmlException, DTDForbidden
-from defusedxml.ElementTree import DefusedXMLParser
 from feedparser.encodings import convert_to_utf8
 
 from errors import FeedInvalid
+from services.downloads.xmlguard import refuse_entities
 from services.paths import PHOTO_EXTENSIONS
 
 MAX_KEY_CHARS = 200
 MAX_IMAGES_PER_ENTRY = 100
 URL_SCHEMES = ("http", "https")
-# The one external DTD real feeds carry (Netscape RSS 0.91). Nothing here ever fetches a DTD, so allowing
-# this public id keeps those feeds readable without loading anything.
-NETSCAPE_RSS091_ID = "-//Netscape Communications//DTD RSS 0.91//EN"
 SRCSET_ATTRIBUTES = ("data-lazy-srcset", "data-srcset", "srcset")
 SRC_ATTRIBUTES = ("data-lazy-src", "data-src", "src")
 
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_EXTERNAL_DOCTYPE = re.compile(rb"""<!DOCTYPE\s+[^\s\[>]+\s+(SYSTEM|PUBLIC)(?:\s+(?:"([^"]*)"|'([^']*)'))?""",
-                               re.IGNORECASE)
-_FIRST_ELEMENT = re.compile(rb"<\w")  # how feedparser finds the end of the prolog it rewrites
 _SPACE = re.compile(r"\s+")
 _SRCSET_URL = re.compile(r"[\s,]*(\S+)")
-_ENTITIES_REFUSED = ("The feed declares XML entities or an external DTD (an entity expansion or XXE attack "
-                     "pattern); such documents are refused.")
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         headers["content-type"] = content_type
     # Decode exactly as feedparser would, so the guard judges the same text feedparser then parses.
     data = convert_to_utf8(headers, body, {})
-    _refuse_entities(data)
+    refuse_entities(data)
     if content_type:
         headers["content-type"] = content_type.split(";", 1)[0].strip() + "; charset=utf-8"
     try:
@@ -98,55 +87,6 @@ def is_excluded(entry: FeedEntry, keywords: Sequence[str]) -> bool:
     title, text = entry.title.casefold(), entry.text.casefold()
     words = (word.strip().casefold() for word in keywords)
     return any(word and (word in title or word in text) for word in words)
-
-
-class _RootReached(Exception):
-    pass
-
-
-class _StopAtRoot:
-    """A parser target that ends parsing at the root element: declarations can only precede it."""
-
-    def start(self, tag: str, attrib: Any) -> None:
-        raise _RootReached
-
-
-class _PrologGuard(DefusedXMLParser):
-    def __init__(self) -> None:
-        super().__init__(target=_StopAtRoot(), forbid_dtd=False, forbid_entities=True, forbid_external=True)
-        self.parser.StartDoctypeDeclHandler = self._doctype
-
-    @staticmethod
-    def _doctype(name: str, system_id: str | None, public_id: str | None, has_subset: bool) -> None:
-        if (system_id or public_id) and public_id != NETSCAPE_RSS091_ID:
-            raise DTDForbidden(name, system_id, public_id)
-
-
-def _refuse_entities(data: bytes) -> None:
-    """Raise FeedInvalid if the document declares entities or names an external DTD.
-
-    defusedxml reads only the prolog, up to the root element (cost independent of the item count). The region
-    feedparser itself scans for <!ENTITY (before its first `<\\w`) is then checked by pattern too; if
-    expat could not read the prolog (a broken document that feedparser may still read loosely), the
-    whole document is.
-    """
-    try:
-        _PrologGuard().feed(data)
-        verified = False
-    except _RootReached:
-        verified = True
-    except DefusedXmlException:
-        raise FeedInvalid(_ENTITIES_REFUSED) from None
-    except ParseError:
-        verified = False
-    first = _FIRST_ELEMENT.search(data)
-    region = data[: first.start()] if verified and first else data
-    if _ENTITY_DECL.search(region):
-        raise FeedInvalid(_ENTITIES_REFUSED)
-    for match in _EXTERNAL_DOCTYPE.finditer(region):
-        public_id = match.group(2) or match.group(3)
-        if match.group(1).upper() == b"SYSTEM" or public_id != NETSCAPE_RSS091_ID.encode():
-            raise FeedInvalid(_ENTITIES_REFUSED)
 
 
 def _entries(raw_entries: Iterable[Any], feed_url: str) -> tuple[FeedEntry, ...]:

@@ -1,6 +1,6 @@
 """The one HTTP client for outbound fetches: SSRF-guarded at connect time, bounded in time and in bytes.
 
-A host's addresses are resolved once, all checked, and the socket connects to a checked one (no DNS
+The connection (guard.py) resolves a host once, checks every address and connects to a checked one (no DNS
 rebinding gap). Only errors.DownloadFailed subclasses leave this module; cookies are never logged.
 """
 
@@ -10,32 +10,27 @@ import hashlib
 import http.client
 import io
 import logging
-import socket
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import PoolManager
 from urllib3 import exceptions as u3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.util.connection import allowed_gai_family
 
-from errors import DownloadFailed, FetchRefused, FetchTimeout, FetchTooLarge
-from services.downloads.addresses import check_address, check_url
+from errors import DownloadFailed, FetchTimeout, FetchTooLarge
+from services.downloads.addresses import check_url
+from services.downloads.guard import GuardedAdapter
 from services.version import VERSION
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
-MAX_CONNECT_ATTEMPTS = 4  # of the addresses a name resolves to; every one of them is checked first
 ACCEPT_ENCODING = "gzip, deflate"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})  # and every 5xx
+
 
 @dataclass(frozen=True)
 class FetchPolicy:
@@ -60,92 +55,6 @@ class FetchResult:
     sha256: str | None  # fetch_to_file only: hex digest of what was written
 
 
-def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
-    """Every (family, type, proto, sockaddr) `host` resolves to; socket.gaierror when it does not."""
-    infos = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-    return [(family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in infos]
-
-
-class _GuardedHTTPConnection(HTTPConnection):
-    """`_new_conn` resolves once, refuses unless every address is allowed, then connects to one of those
-    checked addresses itself. `host` is untouched, so TLS still sends SNI for and verifies the name."""
-
-    def __init__(self, *args: Any, allow_private: bool = False, allowed_ports: frozenset[int] = frozenset(),
-                 **kwargs: Any):
-        self.allow_private = allow_private
-        self.allowed_ports = allowed_ports
-        super().__init__(*args, **kwargs)
-
-    def connect(self) -> None:
-        super().connect()
-        self.stream_socket = self.sock  # http.client forgets self.sock once a will-close response arrives
-
-    def _new_conn(self) -> socket.socket:
-        if self.port not in self.allowed_ports:
-            raise FetchRefused(f"{self.host}: port {self.port} is not an allowed port.")
-        try:
-            addresses = _resolve(self._dns_host.strip("[]"), self.port)
-        except (OSError, UnicodeError) as exc:
-            raise u3.NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        for *_, sockaddr in addresses:
-            try:
-                check_address(sockaddr[0], self.allow_private)
-            except FetchRefused as exc:
-                raise FetchRefused(f"{self.host}: {exc.message}") from None
-        return self._connect_first(addresses[:MAX_CONNECT_ATTEMPTS])
-
-    def _connect_first(self, addresses: list[tuple[Any, ...]]) -> socket.socket:
-        error = OSError("the name resolved to no address")
-        for family, kind, proto, sockaddr in addresses:
-            sock = socket.socket(family, kind, proto)
-            try:
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                sock.settimeout(self.timeout if isinstance(self.timeout, int | float) else None)
-                sock.connect(sockaddr)
-            except OSError as exc:
-                sock.close()
-                error = exc
-                continue
-            sys.audit("http.client.connect", self, self.host, self.port)
-            return sock
-        if isinstance(error, TimeoutError):
-            raise u3.ConnectTimeoutError(self, f"Connection to {self.host} timed out.")
-        raise u3.NewConnectionError(self, f"Failed to establish a new connection: {error}")
-
-
-class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
-    pass
-
-
-class _GuardedPoolManager(PoolManager):
-    """Every pool it makes opens its connections through the guard, with this policy's rules."""
-
-    def __init__(self, policy: FetchPolicy, **kwargs: Any):
-        self._policy = policy
-        super().__init__(**kwargs)
-
-    def _new_pool(self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None) -> Any:
-        pool = super()._new_pool(scheme, host, port, request_context)
-        pool.ConnectionCls = _GuardedHTTPSConnection if scheme == "https" else _GuardedHTTPConnection
-        pool.conn_kw.update(allow_private=self._policy.allow_private_hosts,
-                            allowed_ports=self._policy.allowed_ports)
-        return pool
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, policy: FetchPolicy):
-        self._policy = policy  # before super().__init__, which calls init_poolmanager
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        self.poolmanager = _GuardedPoolManager(self._policy, num_pools=connections, maxsize=maxsize, block=block,
-                                               **pool_kwargs)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        raise FetchRefused("Fetching through a proxy is not supported.")
-
-
 class Fetcher:
     """Fetches http(s) URLs under one FetchPolicy; safe to share between threads and greenlets.
 
@@ -161,7 +70,7 @@ class Fetcher:
         self._session.headers.update({"User-Agent": policy.user_agent, "Accept": "*/*",
                                       "Accept-Encoding": ACCEPT_ENCODING})
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never store Set-Cookie
-        adapter = _GuardedAdapter(policy)
+        adapter = GuardedAdapter(policy.allow_private_hosts, policy.allowed_ports)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 

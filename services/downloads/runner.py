@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from errors import AppError
-from models import Feed, FeedEntry, Lease
+from models import Feed, FeedEntry
 from services import cpu, lease
 from services.database import close_connection, write_transaction
 from services.downloads import feeds, images, logs, options, store, tasks
@@ -92,16 +90,20 @@ class FeedRunner:
         problem: that is recorded as the task's lastError, logged and published."""
         summary = RunSummary(task_id)
         name, holder = f"{RUN_LEASE_PREFIX}{task_id}", f"{lease.holder_id()}:run"
-        if not _take_lease(name, holder):
+        if not lease.take(name, holder, LEASE_TTL_S):
             summary.status = "busy"
             return summary
-        keeper = _LeaseKeeper(name, holder)
+        keeper = lease.Keeper(name, holder, LEASE_TTL_S)
         started = time.time()
         try:
             _Run(self, tasks.get(task_id), summary, keep_going, on_progress).go(queued_only)
         except AppError as exc:
             summary.status, summary.error = "failed", exc.message
             self._failed(task_id, exc)
+        except Exception as exc:  # a bug or a broken disk: the task still keeps its schedule and says so
+            log.exception("download task %s failed unexpectedly", task_id)
+            summary.status, summary.error = "failed", f"unexpected error ({type(exc).__name__}); see the server log"
+            self._failed(task_id, AppError(summary.error))
         finally:
             keeper.stop()
             _finish(task_id, summary, started)
@@ -277,51 +279,3 @@ def _limits(opts: options.DownloadOptions, max_pixels: int) -> store.ImageLimits
 def _base_name(entry: FeedEntry, n: int, count: int) -> str:
     title = entry.title or "image"
     return f"{title}-{n + 1}" if count > 1 else title
-
-
-def _take_lease(name: str, holder: str) -> bool:
-    """The run lease, also when its holder on this host was killed (no waiting out its TTL then)."""
-    if lease.try_acquire(name, holder, LEASE_TTL_S):
-        return True
-    current = lease.current_holder(name)
-    host, _, rest = (current or "").partition(":")
-    pid = rest.partition(":")[0]
-    if current is None or host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
-        return False
-    log.warning("taking over %s from %s, which no longer runs", name, current)
-    Lease.delete().where((Lease.name == name) & (Lease.holder == current)).execute()
-    return lease.try_acquire(name, holder, LEASE_TTL_S)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-class _LeaseKeeper:
-    """Renews a run's lease in the background so a long run keeps it; releases it at the end."""
-
-    def __init__(self, name: str, holder: str):
-        self.name, self.holder = name, holder
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="photonix-feed-lease", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(LEASE_TTL_S / 4):
-            try:
-                lease.try_acquire(self.name, self.holder, LEASE_TTL_S)
-            except Exception as exc:  # the next renewal tries again; the TTL leaves room
-                log.warning("could not renew %s: %s", self.name, exc)
-            finally:
-                close_connection()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-        lease.release(self.name, self.holder)

@@ -438,3 +438,19 @@ def test_a_task_cookie_goes_to_its_own_host_only_and_is_never_shown(client, serv
         "/api/download/opml", "/api/download/status", f"/api/download/tasks/{task['id']}/logs")]
     stored = [e.data for e in Event.select()] + answers
     assert not any("TOPSECRET" in text for text in stored)
+
+
+def test_an_unexpected_failure_is_recorded_and_the_task_keeps_its_schedule(client, server, allow_local, runner,
+                                                                            monkeypatch):
+    server.route("/feed.xml", rss([("e", "E", [])]))
+    task = add_task(client, server.url("/feed.xml"))
+
+    def broken_disk(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "target_folder", broken_disk)
+    [summary] = scheduler.run_due(runner)
+    assert summary.status == "failed"
+    body = client.get(f"/api/download/tasks/{task['id']}", headers=ADMIN).get_json()
+    assert "OSError" in body["lastError"] and body["lastSuccessAt"] is None and body["nextRunAt"] > time.time()
+    assert events_of("download-error")[0]["code"] == "INTERNAL_ERROR"

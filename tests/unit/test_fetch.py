@@ -15,7 +15,7 @@ import zlib
 import pytest
 
 from errors import DownloadFailed, FetchRefused, FetchTimeout, FetchTooLarge
-from services.downloads import fetch
+from services.downloads import guard
 from services.downloads.addresses import check_address
 from services.downloads.fetch import Fetcher, FetchPolicy
 from tests.support.feed_server import feed_server
@@ -286,7 +286,7 @@ def test_an_unreachable_server_is_a_retryable_failure():
 def test_a_name_that_does_not_resolve_is_a_retryable_failure(server, monkeypatch):
     def no_such_name(host, port):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-    monkeypatch.setattr(fetch, "_resolve", no_such_name)
+    monkeypatch.setattr(guard, "_resolve", no_such_name)
     with Fetcher(local_policy(server.port)) as fetcher, pytest.raises(DownloadFailed) as caught:
         fetcher.fetch_bytes(server.url("/", host="feeds.example"), 1000)
     assert caught.value.retryable is True and "feeds.example" in caught.value.message
@@ -327,8 +327,8 @@ def fake_dns(monkeypatch, answers):
         if ip_text != "127.0.0.1":
             check_address(ip_text, allow_private)
 
-    monkeypatch.setattr(fetch, "_resolve", resolve)
-    monkeypatch.setattr(fetch, "check_address", check)
+    monkeypatch.setattr(guard, "_resolve", resolve)
+    monkeypatch.setattr(guard, "check_address", check)
     return calls
 
 

@@ -75,3 +75,26 @@ def test_racing_contenders_elect_exactly_one(db, existing):
         results = list(pool.map(contend, range(CONTENDERS), timeout=30))
     assert results.count(True) == 1
     assert lease.current_holder("jobs") == f"h{results.index(True)}"
+
+
+def test_take_over_a_lease_whose_holder_on_this_host_is_gone(db):
+    import socket
+
+    dead = f"{socket.gethostname()}:999999999:abcd"
+    alive = lease.holder_id()
+    elsewhere = "other-node:1:abcd"
+    assert lease.try_acquire("feed-run:1", dead, 60)
+    assert lease.take("feed-run:1", alive, 60) and lease.current_holder("feed-run:1") == alive
+    assert not lease.take("feed-run:1", lease.holder_id(), 60)  # its holder is this very process: alive
+    assert lease.try_acquire("feed-run:2", elsewhere, 60)
+    assert not lease.take("feed-run:2", alive, 60)  # another node: only the TTL can tell
+
+
+def test_a_keeper_renews_until_stopped_then_releases(db):
+    holder = lease.holder_id()
+    assert lease.try_acquire("kept", holder, 0.4)
+    keeper = lease.Keeper("kept", holder, 0.4)
+    time.sleep(0.8)
+    assert lease.current_holder("kept") == holder  # past the first TTL: renewed
+    keeper.stop()
+    assert lease.current_holder("kept") is None
