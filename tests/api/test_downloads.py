@@ -454,3 +454,15 @@ def test_an_unexpected_failure_is_recorded_and_the_task_keeps_its_schedule(clien
     body = client.get(f"/api/download/tasks/{task['id']}", headers=ADMIN).get_json()
     assert "OSError" in body["lastError"] and body["lastSuccessAt"] is None and body["nextRunAt"] > time.time()
     assert events_of("download-error")[0]["code"] == "INTERNAL_ERROR"
+
+
+def test_every_new_entry_is_processed_not_only_the_newest_20(client, server, allow_local, runner):
+    server.route("/feed.xml", rss([(f"n{n}", f"Entry {n}", []) for n in range(45)]))
+    task = add_task(client, server.url("/feed.xml"))
+    [summary] = scheduler.run_due(runner)
+    assert summary.new_entries == 45 and summary.entries == 45
+    assert FeedEntry.select().where((FeedEntry.feed == task["id"]) & (FeedEntry.status == "done")).count() == 45
+    server.route("/feed.xml", rss([(f"n{n}", f"Entry {n}", []) for n in range(50)]))  # 5 more, no validators
+    client.post(f"/api/download/tasks/{task['id']}/run", headers=ADMIN)
+    [again] = scheduler.run_due(runner)
+    assert again.new_entries == 5 and again.entries == 5
