@@ -4,7 +4,6 @@ import gzip
 import hashlib
 import io
 import logging
-import shutil
 import socket
 import ssl
 import subprocess
@@ -19,6 +18,7 @@ from services.downloads import guard
 from services.downloads.addresses import check_address
 from services.downloads.fetch import Fetcher, FetchPolicy
 from tests.support.feed_server import feed_server
+from tests.support.servers import require_binary
 
 FEED = b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>"
 MIB = 1024 * 1024
@@ -241,10 +241,9 @@ def test_fetch_to_file_stops_at_the_cap(server, fetcher):
 @pytest.fixture
 def localhost_cert(tmp_path):
     """A self-signed certificate for the name localhost (made with the openssl command)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
+    openssl = require_binary("openssl")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                     "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True, timeout=30)
     return cert, key
@@ -334,11 +333,8 @@ def fake_dns(monkeypatch, answers):
 
 @pytest.fixture
 def private_server():
-    try:
-        with feed_server("127.0.0.2") as started:
-            yield started
-    except OSError as exc:  # 127.0.0.2 is loopback on Linux; elsewhere it may need an alias
-        pytest.skip(f"cannot listen on 127.0.0.2: {exc}")
+    with feed_server("127.0.0.2") as started:  # all of 127/8 is loopback on Linux
+        yield started
 
 
 def test_a_redirect_to_a_private_address_is_refused_at_connect(server, private_server, monkeypatch):
