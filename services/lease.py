@@ -101,15 +101,20 @@ class Keeper:
                 close_connection()  # this thread's own connection
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (someone else's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _holder_gone(holder: str) -> bool:
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another node's process: only its TTL can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
+    return not process_alive(int(pid))

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +49,6 @@ class RunSummary:
     retrying: int = 0
     bytes: int = 0
     error: str | None = None
-    saved_paths: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"taskId": self.task_id, "status": self.status, "newEntries": self.new_entries,
@@ -177,7 +176,6 @@ class _Run:
         fresh = [o for o in outcomes if o.fresh]
         saved = [o.path for o in fresh if o.status == "ok" and o.path]
         s.saved += len(saved)
-        s.saved_paths.extend(saved)
         s.duplicates += sum(o.status == "duplicate" for o in fresh)
         s.failed += sum(o.status in ("failed", "rejected") for o in fresh)
         s.retrying += sum(o.status == "retrying" for o in fresh)
@@ -240,7 +238,7 @@ def _remember(feed: Feed, parsed: feeds.ParsedFeed, result: Any) -> int:
     if not feed.title and parsed.title:
         values["title"] = parsed.title[:tasks.MAX_TITLE_CHARS]
     if not feed.target_folder:  # fixed at the first run, so a later title change does not move the folder
-        values["target_folder"] = tasks.target_of(Feed(url=feed.url, title=values.get("title", feed.title)))
+        values["target_folder"] = tasks.default_target(feed.url, values.get("title", feed.title))
     Feed.update(**values).where(Feed.id == feed.id).execute()
     return len(rows)
 

@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 
 from errors import DownloadFailed, ImageRejected, InvalidPath, PathForbidden
 from services import cpu, paths
+from services.lease import process_alive
 
 TEMP_PREFIX = ".photonix-dl-"
 TEMP_SUFFIX = ".part"  # hidden and a temp suffix: the gallery index never lists these files
@@ -213,15 +214,7 @@ def _writer_alive(name: str) -> bool:
     """Whether the process that named this temp file may still be writing it (unknown: assume so)."""
     writer, _, rest = name[len(TEMP_PREFIX):].partition("-")
     pid = rest.partition("-")[0]
-    if writer != _WRITER or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return writer != _WRITER or not pid.isdigit() or process_alive(int(pid))
 
 
 def _check_header(image: Image.Image, limits: ImageLimits) -> tuple[str, int, int]:

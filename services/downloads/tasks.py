@@ -26,7 +26,6 @@ MAX_CATEGORY_CHARS = 100
 MAX_LIST_ITEMS = 100
 MAX_WORD_CHARS = 100
 MAX_COOKIE_CHARS = 4096
-DOWNLOADS_FOLDER = "Downloads"
 FIELDS = ("feedUrl", "title", "interval", "status", "targetFolder", "category", "tags", "excludeKeywords", "cookie")
 
 
@@ -95,12 +94,15 @@ def delete(task_id: int) -> None:
 
 
 def target_of(feed: Feed) -> str:
-    """The gallery folder the task saves into: its own, or Downloads/<feed title>."""
-    if feed.target_folder:
-        return feed.target_folder
-    from services.downloads.store import safe_name  # store pulls in Pillow; keep this module light
+    """The gallery folder the task saves into: its own, or Downloads/<feed title> (the host's name
+    until the first run has read the title)."""
+    return feed.target_folder or default_target(feed.url, feed.title)
 
-    return f"{DOWNLOADS_FOLDER}/{safe_name(feed.title or urlsplit(feed.url).hostname or 'Feed')}"
+
+def default_target(url: str, title: str) -> str:
+    from services.downloads.store import default_folder  # store pulls in Pillow; keep this module light
+
+    return default_folder(title or urlsplit(url).hostname or "")
 
 
 def as_json(feed: Feed, running: bool = False) -> dict[str, Any]:
