@@ -11,7 +11,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import auth, browse, downloads, errors, events, files, health, search, settings, thumbnails
+from blueprints import auth, browse, downloads, errors, events, files, health, pages, search, settings, thumbnails
 from blueprints._auth import init_auth
 from config import Config, load_config
 from services.database import bind_database, close_connection, open_database
@@ -35,7 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
     init_auth(app)
     for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp, thumbnails.bp, events.bp,
-                      downloads.bp):
+                      downloads.bp, pages.bp):
         app.register_blueprint(blueprint)
     return app
 

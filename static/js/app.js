@@ -1,0 +1,188 @@
+// The single-page app: boots from the auth status, routes on the URL hash (so any sub-path prefix
+// works), keeps one live event stream, and hands keys to the lightbox, then the view, then the globals.
+
+import { api, AUTH_CODES, adminToken, clearAdminToken, session } from "./api.js";
+import { encodePath } from "./dom.js";
+import { LiveEvents } from "./events.js";
+import { detectLanguage, language, setLanguage, t } from "./i18n.js";
+import { lightbox } from "./lightbox.js";
+
+// Views load when first visited: [hash route, module, exported mount function, params from the match].
+const GALLERY = "./views/gallery.js";
+const ROUTES = [
+  [/^\/?$/, GALLERY, "mountAlbum", () => ({ path: "" })],
+  [/^\/browse\/(.*)$/, GALLERY, "mountAlbum", (m) => ({ path: decodePath(m[1]) })],
+  [/^\/search\/(.*)$/, GALLERY, "mountSearch", (m) => ({ query: decodeURIComponent(m[1]) })],
+  [/^\/login$/, "./views/login.js", "mount", () => ({})],
+  [/^\/settings$/, "./views/settings.js", "mount", () => ({})],
+  [/^\/downloads$/, "./views/downloads.js", "mount", () => ({})],
+];
+const OPEN_ROUTES = ["/login", "/settings", "/downloads"];  // reachable without a gallery login
+
+const app = {
+  status: null,
+  settings: null,
+  live: new LiveEvents(),
+  view: null,
+  route: "",
+  query: new URLSearchParams(),
+
+  navigate(hash) {
+    if (location.hash === hash) this.render();
+    else location.hash = hash;
+  },
+  albumHash: (path) => (path ? `#/browse/${encodePath(path)}` : "#/"),
+  readable() {
+    const s = this.status;
+    return !!s && (s.authenticated || !s.passwordEnabled || s.publicAccess);
+  },
+  // A gallery call needs a login: go to the login view once, remembering where the visitor was.
+  goLogin() {
+    if (this.route === "/login") return;
+    const next = location.hash || "#/";
+    location.hash = `#/login?next=${encodeURIComponent(next)}`;
+  },
+  async refreshStatus() {
+    const [status, settings] = await Promise.all([
+      api("api/auth/status", { quiet: true }), api("api/settings", { quiet: true }),
+    ]);
+    this.status = status;
+    this.settings = settings;
+    this.updateChrome();
+    return status;
+  },
+  afterLogin() {
+    this.live.resume();
+  },
+  updateChrome() {
+    const title = this.settings?.siteTitle || "Photonix";
+    document.getElementById("site-title").textContent = title;
+    document.title = title;
+    const s = this.status || {};
+    document.getElementById("nav-logout").hidden = !(s.passwordEnabled && s.authenticated && s.role === "viewer");
+    document.getElementById("nav-login").hidden = !(s.passwordEnabled && !s.authenticated && this.route !== "/login");
+    document.getElementById("nav-downloads").hidden = !adminToken();
+  },
+  renders: 0,
+  async render() {
+    const [route, query] = (location.hash.replace(/^#/, "") || "/").split("?");
+    const ticket = ++this.renders;
+    this.route = route;
+    this.query = new URLSearchParams(query || "");
+    if (this.view?.dispose) this.view.dispose();
+    this.view = null;
+    lightbox.close();
+    const container = document.getElementById("view");
+    container.replaceChildren();
+    this.updateChrome();
+    if (!OPEN_ROUTES.includes(route) && !this.readable()) {
+      this.goLogin();
+      return;
+    }
+    const [module, name, params] = resolve(route);
+    const view = await import(module);
+    if (ticket !== this.renders) return;  // the visitor moved on while the module loaded
+    this.view = view[name](container, { ...params, query: this.query }, this) || null;
+  },
+};
+
+function resolve(route) {
+  for (const [pattern, module, name, params] of ROUTES) {
+    const match = route.match(pattern);
+    if (match) return [module, name, params(match)];
+  }
+  return [GALLERY, "mountAlbum", { path: "" }];
+}
+
+function decodePath(raw) {
+  return raw.split("/").map(decodeURIComponent).join("/");
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) {
+    if (event.key === "Escape") target.blur();
+    return;
+  }
+  if (lightbox.isOpen() && lightbox.onKey(event)) return event.preventDefault();
+  if (app.view?.onKey && app.view.onKey(event)) return event.preventDefault();
+  const key = event.key.toLowerCase();
+  if (key === "s") {
+    document.getElementById("search-input").focus();
+    event.preventDefault();
+  } else if (key === "h") {
+    app.navigate("#/");
+  } else if (key === "b") {
+    document.body.classList.toggle("privacy-blur");
+  } else if (key === "f") {
+    toggleFullscreen(document.documentElement);
+  }
+}
+
+export function toggleFullscreen(el) {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else el.requestFullscreen?.().catch(() => {});
+}
+
+function wireChrome() {
+  const select = document.getElementById("lang-select");
+  select.value = language();
+  select.addEventListener("change", () => {
+    setLanguage(select.value, { save: true });
+    app.render();
+  });
+  document.getElementById("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("search-input");
+    const query = input.value.trim();
+    if (query) app.navigate(`#/search/${encodeURIComponent(query)}`);
+    input.blur();
+  });
+  document.getElementById("nav-logout").addEventListener("click", async () => {
+    await api("api/auth/logout", { method: "POST" }).catch(() => {});
+    clearAdminToken();
+    await app.refreshStatus().catch(() => {});
+    app.live.stop();
+    if (app.readable()) app.live.start();
+    app.render();
+  });
+  const dot = document.getElementById("live-dot");
+  app.live.addEventListener("state", (event) => {
+    dot.dataset.state = event.detail;
+    dot.title = t(`live.${event.detail}`);
+  });
+  app.live.addEventListener("login-required", () => app.goLogin());
+  app.live.addEventListener("resync", () => app.render());
+  app.live.addEventListener("settings-changed", () => app.refreshStatus().catch(() => {}));
+  app.live.addEventListener("auth-changed", async () => {
+    await app.refreshStatus().catch(() => {});
+    if (!app.readable() && !OPEN_ROUTES.includes(app.route)) app.goLogin();
+  });
+  session.addEventListener("login-required", () => app.goLogin());
+  session.addEventListener("admin-changed", () => app.updateChrome());
+  window.addEventListener("hashchange", () => app.render());
+  document.addEventListener("keydown", onKey);
+}
+
+async function boot() {
+  setLanguage(detectLanguage());
+  wireChrome();
+  try {
+    await app.refreshStatus();
+  } catch {
+    app.status = { passwordEnabled: false, authenticated: false, reason: null };
+  }
+  if (app.readable()) app.live.start();
+  else if (AUTH_CODES.includes(app.status.reason)) dotState("login-required");
+  app.render();
+}
+
+function dotState(state) {
+  const dot = document.getElementById("live-dot");
+  dot.dataset.state = state;
+  dot.title = t(`live.${state}`);
+}
+
+window.photonix = app;  // for the console and the browser tests
+boot();

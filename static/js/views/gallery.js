@@ -1,0 +1,228 @@
+// The gallery: an album page (breadcrumbs, sort, albums then photos, infinite scroll) and search
+// results, both drawn by one Listing. Refreshes itself when the index or a download adds photos.
+
+import { api } from "../api.js";
+import { encodePath, h } from "../dom.js";
+import { addStrings, t } from "../i18n.js";
+import { lightbox } from "../lightbox.js";
+import { ThumbLoader } from "../thumbs.js";
+import { albumCard, mediaCard } from "./cards.js";
+
+const PAGE_LIMIT = 100;
+const SORTS = ["smart", "name_asc", "name_desc", "mtime_desc", "mtime_asc", "viewed_desc"];
+const SORT_KEY = "photonix.sort";
+const LAYOUT_KEY = "photonix.layout";
+const REFRESH_MS = 1000;
+const RECENT_LIMIT = 12;
+
+addStrings({
+  en: {
+    "gallery.home": "Home", "gallery.albums": "Albums", "gallery.photos": "Photos and videos",
+    "gallery.recent": "Recently viewed", "gallery.sort": "Sort", "gallery.layout": "Grid / masonry (G)",
+    "sort.smart": "Smart", "sort.name_asc": "Name A→Z", "sort.name_desc": "Name Z→A", "sort.mtime_desc": "Newest first",
+    "sort.mtime_asc": "Oldest first", "sort.viewed_desc": "Recently viewed",
+    "gallery.count": "{count} items", "gallery.emptyRoot": "No photos yet. Put photos and folders in the photos folder and they appear here.",
+    "gallery.emptyAlbum": "This album is empty.", "gallery.loadingMore": "Loading more…",
+    "gallery.newPhotos": "New photos arrived — show them", "search.title": "Search: {query}",
+    "search.none": "Nothing matches “{query}”.", "search.results": "{count} results",
+  },
+  "zh-CN": {
+    "gallery.home": "首页", "gallery.albums": "相册", "gallery.photos": "照片和视频",
+    "gallery.recent": "最近浏览", "gallery.sort": "排序", "gallery.layout": "网格 / 瀑布流 (G)",
+    "sort.smart": "智能", "sort.name_asc": "名称 A→Z", "sort.name_desc": "名称 Z→A", "sort.mtime_desc": "最新优先",
+    "sort.mtime_asc": "最早优先", "sort.viewed_desc": "最近浏览",
+    "gallery.count": "{count} 项", "gallery.emptyRoot": "还没有照片。把照片和文件夹放进照片目录，它们就会出现在这里。",
+    "gallery.emptyAlbum": "这个相册是空的。", "gallery.loadingMore": "正在加载更多…",
+    "gallery.newPhotos": "有新照片，点击显示", "search.title": "搜索：{query}",
+    "search.none": "没有与“{query}”匹配的内容。", "search.results": "{count} 个结果",
+  },
+});
+
+export function mountAlbum(container, { path }, app) {
+  const sort = SORTS.includes(localStorage.getItem(SORT_KEY)) ? localStorage.getItem(SORT_KEY) : "smart";
+  const crumbs = h("nav", { class: "breadcrumbs", "aria-label": "Breadcrumbs" });
+  const select = h("select", { id: "sort-select", "aria-label": t("gallery.sort") },
+    SORTS.map((name) => h("option", { value: name, selected: name === sort }, t(`sort.${name}`))));
+  select.addEventListener("change", () => {
+    localStorage.setItem(SORT_KEY, select.value);
+    app.render();
+  });
+  const listing = new Listing(app, {
+    url: (page) => `${path ? `api/browse/${encodePath(path)}` : "api/browse"}?page=${page}&limit=${PAGE_LIMIT}&sort=${sort}`,
+    empty: () => t(path ? "gallery.emptyAlbum" : "gallery.emptyRoot"),
+    onPage: (result) => drawCrumbs(crumbs, result.breadcrumbs, app),
+  });
+  const toolbar = h("div", { class: "toolbar" }, crumbs, listing.counter, select, listing.layoutButton());
+  container.append(toolbar);
+  if (!path) container.append(recentlyViewed(app, listing));
+  container.append(listing.element);
+  listing.start();
+  if (path) api("api/browse/viewed", { method: "POST", body: { path }, quiet: true }).catch(() => {});
+  return listing;
+}
+
+export function mountSearch(container, { query }, app) {
+  document.getElementById("search-input").value = query;
+  const listing = new Listing(app, {
+    url: (page) => `api/search?q=${encodeURIComponent(query)}&page=${page}&limit=${PAGE_LIMIT}`,
+    empty: () => t("search.none", { query }),
+    count: (total) => t("search.results", { count: total }),
+  });
+  container.append(h("div", { class: "toolbar" }, h("h2", { class: "breadcrumbs" }, t("search.title", { query })),
+    listing.counter, listing.layoutButton()), listing.element);
+  listing.start();
+  const dispose = listing.dispose.bind(listing);
+  listing.dispose = () => { document.getElementById("search-input").value = ""; dispose(); };
+  return listing;
+}
+
+function drawCrumbs(nav, breadcrumbs, app) {
+  const parts = [h("a", { href: "#/" }, t("gallery.home"))];
+  for (const crumb of breadcrumbs || []) {
+    if (!crumb.path) continue;
+    parts.push(h("span", { class: "sep" }, "/"), h("a", { href: app.albumHash(crumb.path) }, crumb.name));
+  }
+  nav.replaceChildren(...parts);
+}
+
+function recentlyViewed(app, listing) {
+  const section = h("section", { id: "recent", hidden: true },
+    h("h3", { class: "section-title" }, t("gallery.recent")));
+  const row = h("div", { class: "recent" });
+  section.append(row);
+  api(`api/browse/viewed?limit=${RECENT_LIMIT}`, { quiet: true }).then((answer) => {
+    const albums = (answer.items || []).filter((album) => album.path);
+    row.append(...albums.map((album) => albumCard(album, app, listing.thumbs)));
+    section.hidden = albums.length === 0;
+  }, () => {});
+  return section;
+}
+
+// Pages of albums and media from one paginated URL, appended as the visitor scrolls.
+class Listing {
+  constructor(app, { url, empty, count, onPage }) {
+    Object.assign(this, { app, url, empty, onPage });
+    this.countText = count || ((total) => t("gallery.count", { count: total }));
+    this.thumbs = new ThumbLoader(app.live, { onAuth: () => app.goLogin() });
+    this.media = [];
+    this.page = 0;
+    this.totalPages = 1;
+    this.loading = false;
+    this.counter = h("span", { class: "count" });
+    this.albums = h("div", { class: "albums", id: "albums" });
+    this.grid = h("div", { class: "grid", id: "grid", dataset: { layout: localStorage.getItem(LAYOUT_KEY) || "grid" } });
+    this.albumTitle = h("h3", { class: "section-title", hidden: true }, t("gallery.albums"));
+    this.mediaTitle = h("h3", { class: "section-title", hidden: true }, t("gallery.photos"));
+    this.sentinel = h("div", { class: "sentinel" });
+    this.more = h("div", { class: "loading-more", hidden: true }, t("gallery.loadingMore"));
+    this.notice = h("button", { class: "button", type: "button", hidden: true, onclick: () => this.reload() },
+      t("gallery.newPhotos"));
+    this.emptyNote = h("p", { class: "empty", hidden: true });
+    this.element = h("div", { class: "listing" }, this.notice, this.emptyNote, this.albumTitle, this.albums,
+      this.mediaTitle, this.grid, this.more, this.sentinel);
+    this.scroller = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) this.next();
+    }, { rootMargin: "800px 0px" });
+    this.onChange = () => this.changed();
+    for (const type of ["index-complete", "download-complete"]) app.live.addEventListener(type, this.onChange);
+    this.refreshTimer = null;
+  }
+
+  start() {
+    this.next().then(() => this.scroller.observe(this.sentinel));
+  }
+
+  async next() {
+    if (this.loading || this.page >= this.totalPages || this.disposed) return;
+    this.loading = true;
+    this.more.hidden = this.page === 0;
+    try {
+      const result = await api(this.url(this.page + 1));
+      if (this.disposed) return;
+      this.page = result.page;
+      this.totalPages = result.totalPages;
+      this.draw(result);
+    } catch {
+      this.totalPages = this.page;  // stop scrolling into an error; the toast said why
+    } finally {
+      this.loading = false;
+      this.more.hidden = true;
+    }
+    if (this.page < this.totalPages && this.sentinelVisible()) this.next();
+  }
+
+  draw(result) {
+    this.onPage?.(result);
+    for (const item of result.items) {
+      if (item.type === "album") this.albums.append(albumCard(item, this.app, this.thumbs));
+      else this.grid.append(mediaCard(item, this.media.push(item) - 1, this.thumbs, (index) => this.open(index)));
+    }
+    this.counter.textContent = this.countText(result.totalResults);
+    this.albumTitle.hidden = !(this.albums.children.length && this.grid.children.length);
+    this.mediaTitle.hidden = this.albumTitle.hidden;
+    this.emptyNote.hidden = result.totalResults > 0;
+    this.emptyNote.textContent = this.empty();
+  }
+
+  sentinelVisible() {
+    const box = this.sentinel.getBoundingClientRect();
+    return box.top < window.innerHeight + 800;
+  }
+
+  open(index) {
+    lightbox.open(this.media, index, { loadMore: () => this.next().then(() => this.media) });
+  }
+
+  // Photos were added somewhere: redraw if the visitor is still on the first page, else offer to.
+  changed() {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      if (this.page <= 1 && !lightbox.isOpen()) this.reload();
+      else this.notice.hidden = false;
+    }, REFRESH_MS);
+  }
+
+  async reload() {
+    this.notice.hidden = true;
+    const result = await api(this.url(1), { quiet: true }).catch(() => null);
+    if (!result || this.disposed) return;
+    this.albums.replaceChildren();
+    this.grid.replaceChildren();
+    this.media = [];
+    this.page = result.page;
+    this.totalPages = result.totalPages;
+    this.draw(result);
+  }
+
+  layoutButton() {
+    return h("button", { class: "button", type: "button", id: "layout-toggle", title: t("gallery.layout"),
+      onclick: () => this.toggleLayout() }, "▦");
+  }
+
+  toggleLayout() {
+    const layout = this.grid.dataset.layout === "masonry" ? "grid" : "masonry";
+    this.grid.dataset.layout = layout;
+    localStorage.setItem(LAYOUT_KEY, layout);
+  }
+
+  onKey(event) {
+    if (event.key === "g" || event.key === "G") {
+      this.toggleLayout();
+      return true;
+    }
+    if (/^[1-9]$/.test(event.key) && this.media.length >= Number(event.key)) {
+      this.open(Number(event.key) - 1);
+      return true;
+    }
+    return false;
+  }
+
+  dispose() {
+    this.disposed = true;
+    clearTimeout(this.refreshTimer);
+    this.scroller.disconnect();
+    this.thumbs.dispose();
+    for (const type of ["index-complete", "download-complete"]) this.app.live.removeEventListener(type, this.onChange);
+  }
+}
