@@ -12,7 +12,7 @@ const GALLERY = "./views/gallery.js";
 const ROUTES = [
   [/^\/?$/, GALLERY, "mountAlbum", () => ({ path: "" })],
   [/^\/browse\/(.*)$/, GALLERY, "mountAlbum", (m) => ({ path: decodePath(m[1]) })],
-  [/^\/search\/(.*)$/, GALLERY, "mountSearch", (m) => ({ query: decodeURIComponent(m[1]) })],
+  [/^\/search\/(.*)$/, GALLERY, "mountSearch", (m) => ({ text: decodeURIComponent(m[1]) })],
   [/^\/login$/, "./views/login.js", "mount", () => ({})],
   [/^\/settings$/, "./views/settings.js", "mount", () => ({})],
   [/^\/downloads$/, "./views/downloads.js", "mount", () => ({})],
@@ -37,8 +37,10 @@ const app = {
     return !!s && (s.authenticated || !s.passwordEnabled || s.publicAccess);
   },
   // A gallery call needs a login: go to the login view once, remembering where the visitor was.
-  goLogin() {
+  goLogin(reason = null) {
+    this.loginReason = reason;
     if (this.route === "/login") return;
+    this.refreshStatus().catch(() => {});  // the chrome (logout button, title) follows the new state
     const next = location.hash || "#/";
     location.hash = `#/login?next=${encodeURIComponent(next)}`;
   },
@@ -152,14 +154,14 @@ function wireChrome() {
     dot.dataset.state = event.detail;
     dot.title = t(`live.${event.detail}`);
   });
-  app.live.addEventListener("login-required", () => app.goLogin());
+  app.live.addEventListener("login-required", (event) => app.goLogin(event.detail));
   app.live.addEventListener("resync", () => app.render());
   app.live.addEventListener("settings-changed", () => app.refreshStatus().catch(() => {}));
   app.live.addEventListener("auth-changed", async () => {
     await app.refreshStatus().catch(() => {});
     if (!app.readable() && !OPEN_ROUTES.includes(app.route)) app.goLogin();
   });
-  session.addEventListener("login-required", () => app.goLogin());
+  session.addEventListener("login-required", (event) => app.goLogin(event.detail));
   session.addEventListener("admin-changed", () => app.updateChrome());
   window.addEventListener("hashchange", () => app.render());
   document.addEventListener("keydown", onKey);

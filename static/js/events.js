@@ -94,7 +94,9 @@ export class LiveEvents extends EventTarget {
       const response = await this.fetchImpl(this.statusUrl, { credentials: "same-origin", cache: "no-store" });
       if (!response.ok) return null;  // the server is in trouble, not the login: back off
       const status = await response.json();
-      return AUTH_REASONS.includes(status.reason) ? status.reason : null;
+      // A stale token does not matter while anyone may read the gallery: reconnect without it mattering.
+      const readable = status.authenticated || !status.passwordEnabled || status.publicAccess;
+      return !readable && AUTH_REASONS.includes(status.reason) ? status.reason : null;
     } catch {
       return null;  // offline or restarting: back off
     }

@@ -132,7 +132,11 @@ class Lightbox {
   // Touch and mouse: one pointer swipes (or drags a zoomed photo), two pointers pinch.
   pointerDown(event) {
     if (event.target.closest("button") || this.media?.tagName === "VIDEO") return;
-    this.stage.setPointerCapture?.(event.pointerId);
+    try {
+      this.stage.setPointerCapture(event.pointerId);  // keep the gesture when the finger leaves the stage
+    } catch {
+      // not an active pointer (synthetic events): the gesture still works without capture
+    }
     this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
     if (this.pointers.size === 2) {
       this.gesture = { kind: "pinch", distance: this.distance(), scale: this.zoom.scale };

@@ -61,7 +61,7 @@ export function mountAlbum(container, { path }, app) {
   return listing;
 }
 
-export function mountSearch(container, { query }, app) {
+export function mountSearch(container, { text: query }, app) {
   document.getElementById("search-input").value = query;
   const listing = new Listing(app, {
     url: (page) => `api/search?q=${encodeURIComponent(query)}&page=${page}&limit=${PAGE_LIMIT}`,

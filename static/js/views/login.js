@@ -40,7 +40,7 @@ export function mount(container, { query }, app) {
     required: true });
   const button = h("button", { class: "button primary", type: "submit", id: "login-submit" }, t("login.submit"));
   const message = h("p", { class: "form-message", id: "login-message", role: "alert" },
-    EXPIRED_CODES.includes(app.status?.reason) ? t("login.expired") : "");
+    EXPIRED_CODES.includes(app.loginReason || app.status?.reason) ? t("login.expired") : "");
   const clock = h("span", { class: "countdown", id: "login-countdown" });
   const form = h("form", { class: "card", id: "login-form", onsubmit: submit },
     h("h2", {}, app.settings?.siteTitle || "Photonix"), h("p", { class: "muted" }, t("login.title")),
