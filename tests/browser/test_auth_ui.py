@@ -42,9 +42,13 @@ def test_wrong_password_then_right_returns_to_the_album(page, server, private):
     page.wait_for_function("() => document.getElementById('login-message').textContent.includes('4')")
     assert page.inner_text("#login-message") == "Wrong password. 4 attempts left before a lock."
     page.fill("#login-password", PASSWORD)
-    page.click("#login-submit")
+    with page.expect_response(lambda r: r.url.endswith("/api/browse/viewed") and r.request.method == "POST") as viewed:
+        page.click("#login-submit")
     page.wait_for_selector(".media-card")
     assert page.evaluate("location.hash") == "#/browse/Holidays"
+    assert viewed.value.status == 204  # cookie-authenticated and unsafe: the CSRF header went along
+    assert viewed.value.request.headers["x-csrf-token"] == page.evaluate(
+        "document.cookie.match(/csrf_access_token=([^;]+)/)[1]")
     thumbnails_loaded(page)  # <img> thumbnails carry the cookie too
     page.wait_for_selector("#live-dot[data-state=open]")
     page.click("#nav-logout")
