@@ -94,8 +94,10 @@ class FeedRunner:
             return summary
         keeper = lease.Keeper(name, holder, LEASE_TTL_S)
         started = time.time()
+        job: _Run | None = None
         try:
-            _Run(self, tasks.get(task_id), summary, keep_going, on_progress).go(queued_only)
+            job = _Run(self, tasks.get(task_id), summary, keep_going, on_progress)
+            job.go(queued_only)
         except AppError as exc:
             summary.status, summary.error = "failed", exc.message
             self._failed(task_id, exc)
@@ -104,9 +106,13 @@ class FeedRunner:
             summary.status, summary.error = "failed", f"unexpected error ({type(exc).__name__}); see the server log"
             self._failed(task_id, AppError(summary.error))
         finally:
-            keeper.stop()
-            _finish(task_id, summary, started)
-            close_connection()
+            try:
+                _finish(task_id, summary, started)
+                if job is not None and job.finished:  # after the counters are written, so clients see them
+                    job.progress("done", force=True)
+            finally:
+                keeper.stop()
+                close_connection()
         return summary
 
     def slots_for(self, opts: options.DownloadOptions) -> images.Slots:
@@ -130,6 +136,7 @@ class _Run:
         self.last_progress = 0.0
         self.last_refresh = 0.0
         self.total = 0
+        self.finished = False  # went through to the end (not stopped, not failed)
         self.statuses = PENDING
 
     def go(self, queued_only: bool) -> None:
@@ -167,7 +174,7 @@ class _Run:
                     self.settle(entry, [f.result() for f in futures])
                 self.refresh_index(folder_rel)
         self.refresh_index(folder_rel, force=True)
-        self.progress("done", force=True)
+        self.finished = True
 
     def settle(self, entry: FeedEntry, outcomes: list[images.Outcome]) -> None:
         """Record what became of one entry's images and tell the clients."""

@@ -39,7 +39,9 @@ const app = {
   // A gallery call needs a login: go to the login view once, remembering where the visitor was.
   goLogin(reason = null) {
     this.loginReason = reason;
-    if (this.route === "/login") return;
+    // The login page, settings and the download center stay put (the owner may just have turned the
+    // password on); the next gallery page asks for the login.
+    if (OPEN_ROUTES.includes(this.route) || location.hash.startsWith("#/login")) return;  // already on the way
     this.refreshStatus().catch(() => {});  // the chrome (logout button, title) follows the new state
     const next = location.hash || "#/";
     location.hash = `#/login?next=${encodeURIComponent(next)}`;

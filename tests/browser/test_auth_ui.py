@@ -29,7 +29,7 @@ def private(db):
                             bump_epoch=True)
 
 
-def test_wrong_password_then_right_returns_to_the_album(page, server, private):
+def test_wrong_password_then_right_returns_to_the_album(server, page, private):
     browse_calls: list[str] = []
     page.on("request", lambda r: "/api/browse/Holidays" in r.url and browse_calls.append(r.url))
     open_gallery(page, server, "#/browse/Holidays")
@@ -55,7 +55,7 @@ def test_wrong_password_then_right_returns_to_the_album(page, server, private):
     page.wait_for_selector("#login-form")
 
 
-def test_an_expired_session_leads_to_the_login_view_once(page, server, private):
+def test_an_expired_session_leads_to_the_login_view_once(server, page, private):
     open_gallery(page, server, "#/")
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
@@ -71,7 +71,7 @@ def test_an_expired_session_leads_to_the_login_view_once(page, server, private):
     assert len(logins) <= 1  # one trip to the login view, however many calls failed
 
 
-def test_five_failures_lock_with_a_live_countdown(page, server, private):
+def test_five_failures_lock_with_a_live_countdown(server, page, private):
     open_gallery(page, server, "#/")
     page.wait_for_selector("#login-form")
     for _ in range(5):
@@ -103,7 +103,7 @@ def unlock_admin(page) -> None:
     page.wait_for_selector("#settings-form")
 
 
-def test_settings_turn_the_password_on_and_off(page, server):
+def test_settings_turn_the_password_on_and_off(server, page):
     open_gallery(page, server, "#/settings")
     unlock_admin(page)
     assert page.evaluate("Object.keys(sessionStorage)") == ["photonix.adminToken"]
@@ -139,7 +139,7 @@ def test_settings_turn_the_password_on_and_off(page, server):
         fresh.close()
 
 
-def test_rebuild_index_shows_progress_from_events(page, server):
+def test_rebuild_index_shows_progress_from_events(server, page):
     open_gallery(page, server, "#/settings")
     page.fill("#admin-secret", ADMIN_SECRET)
     page.press("#admin-secret", "Enter")

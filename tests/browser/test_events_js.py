@@ -38,7 +38,7 @@ def open_live(page, server):
     page.wait_for_function("window.live.state === 'open'")
 
 
-def test_live_events_and_resume_from_the_last_id(page, server):
+def test_live_events_and_resume_from_the_last_id(server, page):
     open_live(page, server)
     first = events.publish("index-progress", {"processed": 1})
     page.wait_for_function("window.log.length === 1")
@@ -51,7 +51,7 @@ def test_live_events_and_resume_from_the_last_id(page, server):
     assert page.evaluate("window.states").count("backoff") == 1
 
 
-def test_backoff_doubles_with_jitter_up_to_a_minute(page, server):
+def test_backoff_doubles_with_jitter_up_to_a_minute(server, page):
     page.goto(server.url + "/health")
     delays = page.evaluate("""async () => {
       const { LiveEvents } = await import('/static/js/events.js');
@@ -68,7 +68,7 @@ def test_backoff_doubles_with_jitter_up_to_a_minute(page, server):
     assert delays["high"] == [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]
 
 
-def test_login_required_stops_reconnecting_until_resumed(page, server):
+def test_login_required_stops_reconnecting_until_resumed(server, page):
     settings.write_settings({settings.PASSWORD_HASH: hash_password(PASSWORD), settings.PASSWORD_ENABLED: "1"},
                             bump_epoch=True)
     page.goto(server.url + "/health")

@@ -24,7 +24,7 @@ def card_names(page, selector: str) -> list[str]:
     return page.eval_on_selector_all(selector, "cards => cards.map((c) => c.dataset.path)")
 
 
-def test_browse_into_an_album_and_walk_the_lightbox_with_keys(page, server):
+def test_browse_into_an_album_and_walk_the_lightbox_with_keys(server, page):
     open_gallery(page, server)
     page.wait_for_selector(".album-card")
     assert card_names(page, ".album-card") == ["Family", "Holidays"]
@@ -62,7 +62,7 @@ def test_browse_into_an_album_and_walk_the_lightbox_with_keys(page, server):
     assert not lightbox.is_visible()
 
 
-def test_masonry_toggle_and_privacy_blur_from_the_keyboard(page, server):
+def test_masonry_toggle_and_privacy_blur_from_the_keyboard(server, page):
     open_gallery(page, server, "#/browse/Holidays")
     page.wait_for_selector(".media-card")
     before = page.get_attribute("#grid", "data-layout")
@@ -76,7 +76,7 @@ def test_masonry_toggle_and_privacy_blur_from_the_keyboard(page, server):
     assert page.evaluate("document.body.classList.contains('privacy-blur')")
 
 
-def test_infinite_scroll_loads_every_page(page, server, photos_dir):
+def test_infinite_scroll_loads_every_page(server, page, photos_dir):
     for number in range(130):
         images.jpeg(photos_dir / "Many" / f"p{number}.jpg", size=(64, 48))
     open_gallery(page, server, "#/browse/Many")
@@ -88,7 +88,7 @@ def test_infinite_scroll_loads_every_page(page, server, photos_dir):
     assert len(set(names)) == 130
 
 
-def test_search_from_the_s_key(page, server):
+def test_search_from_the_s_key(server, page):
     open_gallery(page, server)
     page.wait_for_selector(".album-card")
     page.keyboard.press("s")
@@ -107,7 +107,7 @@ def test_search_from_the_s_key(page, server):
     assert "zebra" in page.inner_text(".empty")
 
 
-def test_a_busy_thumbnail_is_retried_after_retry_after_and_on_its_event(page, server):
+def test_a_busy_thumbnail_is_retried_after_retry_after_and_on_its_event(server, page):
     busy = {"Holidays/beach.jpg": "1", "Holidays/harbour.jpg": "60"}  # Retry-After seconds of the fake 202
     seen: list[str] = []
 
@@ -135,7 +135,7 @@ def test_a_busy_thumbnail_is_retried_after_retry_after_and_on_its_event(page, se
     assert seen.count("Holidays/harbour.jpg") == 2 and seen.count("Holidays/beach.jpg") == 2
 
 
-def test_new_photos_appear_live_and_the_dot_shows_the_stream(page, server, photos_dir):
+def test_new_photos_appear_live_and_the_dot_shows_the_stream(server, page, photos_dir):
     open_gallery(page, server, "#/browse/Family")
     page.wait_for_selector(".media-card")
     page.wait_for_selector("#live-dot[data-state=open]")
@@ -147,7 +147,7 @@ def test_new_photos_appear_live_and_the_dot_shows_the_stream(page, server, photo
     page.wait_for_selector('.media-card[data-path="Family/new-arrival.jpg"]', timeout=5_000)
 
 
-def test_api_errors_show_as_toasts(page, server):
+def test_api_errors_show_as_toasts(server, page):
     open_gallery(page, server, "#/browse/No%20such%20album")
     toast = page.wait_for_selector(".toast.error")
     assert toast.inner_text() == "Nothing is at this path."  # the server's own message
@@ -201,7 +201,7 @@ def swipe(page, from_x: int, to_x: int, y: int = 400) -> None:
     page.dispatch_event(stage, "pointerup", {**touch, "clientX": to_x})
 
 
-def test_a_video_plays_in_the_lightbox_and_seeks(page, server, photos_dir):
+def test_a_video_plays_in_the_lightbox_and_seeks(server, page, photos_dir):
     if images.video(photos_dir / "Clips" / "clip.webm", seconds=4) is None:
         message = "ffmpeg is not installed: the video case did not run (bash .ci/run installs it)"
         pytest.fail(message) if IN_CI else pytest.skip(message)

@@ -24,7 +24,7 @@ def stack(env, tmp_path, db):
         yield running
 
 
-def test_gallery_works_under_the_sub_path(page, stack, photos_dir):
+def test_gallery_works_under_the_sub_path(stack, page, photos_dir):
     _, proxy = stack
     for n, name in enumerate(PHOTOS):
         images.jpeg(photos_dir / "Holiday" / name, (160, 120), color=(60 * n, 120, 200))
