@@ -19,6 +19,7 @@ from tests.support.servers import ROOT, Gunicorn, free_port, require_binary, sto
 
 NGINX_DIR = ROOT / "nginx"
 SUBPATH_CONF = NGINX_DIR / "photonix-subpath.conf"
+SNIPPETS_DIR = NGINX_DIR / "snippets"
 STATIC_DIR = ROOT / "static"
 UPSTREAM = "127.0.0.1:12080"
 # Shipped values are rewritten only as the argument of their directive, never inside comments.
@@ -57,10 +58,11 @@ class Nginx:
     """`nginx -c <main> -p <tmp>` serving `conf_path` with its upstream pointed at `upstream_port`."""
 
     def __init__(self, conf_path: Path, upstream_port: int, tmp_path: Path, static_dir: Path = STATIC_DIR,
-                 replacements: dict[str, str] | None = None):
+                 replacements: dict[str, str] | None = None, snippets_dir: Path = SNIPPETS_DIR):
         self.binary = require_binary("nginx", "/usr/sbin/nginx")
         self.dir = tmp_path / "nginx"
         self.ports: dict[int, int] = {}  # shipped listen port -> test port
+        self.snippets_dir = snippets_dir
         self.site = self._render(conf_path.read_text(), upstream_port, static_dir, replacements or {})
         self.port = self.ports.get(80) or self.ports[443]
         self.url = f"{'http' if 80 in self.ports else 'https'}://127.0.0.1:{self.port}"
@@ -110,7 +112,7 @@ class Nginx:
             raise ValueError(f"the config never names the upstream {UPSTREAM}, so it cannot reach the test server")
         text = _LISTEN.sub(self._listen, text)
         text = _STATIC.sub(lambda m: f"{m.group(1)}{static_dir}/", text)
-        text = _SNIPPETS.sub(lambda m: f"{m.group(1)}{NGINX_DIR / 'snippets'}/", text)
+        text = _SNIPPETS.sub(lambda m: f"{m.group(1)}{self.snippets_dir}/", text)
         for shipped, local in replacements.items():
             text = text.replace(shipped, local)
         return text
