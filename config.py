@@ -270,6 +270,9 @@ def _admin_secret(r: _Reader) -> str | None:
     value = r.raw("ADMIN_SECRET")
     if value is not None and len(value) < MIN_ADMIN_SECRET_CHARS:
         r.problem("ADMIN_SECRET", f"has {len(value)} characters, needs at least {MIN_ADMIN_SECRET_CHARS}")
+    elif value is not None and _looks_like_placeholder(value):
+        r.problem("ADMIN_SECRET", "looks like a placeholder from an example — generate one with "
+                                  "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
     return value
 
 

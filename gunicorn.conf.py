@@ -24,6 +24,9 @@ accesslog = "-"
 access_log_format = 'pid=%(p)s %(h)s fwd="%({x-forwarded-for}i)s" "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 proc_name = "photonix"
+# gunicorn >= 25.1 opens a control socket in ~/.gunicorn (or $XDG_RUNTIME_DIR): a home-less service user
+# cannot create it, and two instances on one host would take over each other's. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_worker_init(worker):
