@@ -93,9 +93,7 @@ def _public_url_hints(seen: Observed, public_url: str) -> list[Hint]:
     if public.scheme == "http" and seen.cookie_secure == "true":
         found.append(_secure_over_http())
     if _host_port(public.scheme, public.netloc) != _host_port(public.scheme, seen.host):
-        found.append(Hint("HOST_MISMATCH",
-                          f"The public URL's host is {public.netloc} but the server sees {seen.host}.",
-                          "In nginx: proxy_set_header Host $host; (or X-Forwarded-Host), or fix PHOTONIX_PUBLIC_URL."))
+        found.append(_host_mismatch(public, seen.host))
     expected_prefix = public.path.rstrip("/")
     if expected_prefix != seen.prefix:
         found.append(Hint("PREFIX_MISMATCH",
@@ -135,6 +133,16 @@ def _secure_over_http() -> Hint:
                 "PHOTONIX_COOKIE_SECURE is true but the gallery is reached over http: browsers drop Secure "
                 "cookies there, so every login seems to work and the next request is a 401.",
                 "Serve the gallery over https, or set PHOTONIX_COOKIE_SECURE=auto.")
+
+
+def _host_mismatch(public, seen_host: str) -> Hint:
+    wanted, got = _host_port(public.scheme, public.netloc), _host_port(public.scheme, seen_host)
+    if wanted[0] == got[0]:  # same name, the port got lost: nginx's $host never carries one
+        fix = ("In nginx, for a site on a non-standard port: proxy_set_header Host $http_host; and "
+               "proxy_set_header X-Forwarded-Host $http_host; (they keep the port), or fix PHOTONIX_PUBLIC_URL.")
+    else:
+        fix = "In nginx: proxy_set_header Host $host; (or X-Forwarded-Host), or fix PHOTONIX_PUBLIC_URL."
+    return Hint("HOST_MISMATCH", f"The public URL's host is {public.netloc} but the server sees {seen_host}.", fix)
 
 
 def _host_port(scheme: str, netloc: str) -> tuple[str, str]:

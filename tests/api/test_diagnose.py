@@ -73,6 +73,13 @@ def test_host_with_default_port_matches(env):
     assert client.get("/api/auth/diagnose", headers=NGINX).get_json()["ok"]
 
 
+def test_a_lost_port_gets_its_own_fix(env):
+    client = client_for(env, TRUSTED_PROXIES="1", PUBLIC_URL="https://photos.example.com:8443/")
+    body = client.get("/api/auth/diagnose", headers=NGINX).get_json()  # nginx's $host: the name without the port
+    assert codes(body) == ["HOST_MISMATCH"]
+    assert "$http_host" in body["hints"][0]["fix"]
+
+
 def test_cookie_from_another_secret_and_clock_skew(client):
     settings.write_settings({settings.PASSWORD_HASH: hash_password(PASSWORD), settings.PASSWORD_ENABLED: "1"},
                             bump_epoch=True)
