@@ -108,10 +108,12 @@ class FeedRunner:
         finally:
             try:
                 _finish(task_id, summary, started)
-                if job is not None and job.finished:  # after the counters are written, so clients see them
-                    job.progress("done", force=True)
             finally:
                 keeper.stop()
+            try:
+                if job is not None and job.finished:  # after the counters and the lease: clients see the end state
+                    job.progress("done", force=True)
+            finally:
                 close_connection()
         return summary
 
