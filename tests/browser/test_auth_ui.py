@@ -149,3 +149,6 @@ def test_rebuild_index_shows_progress_from_events(server, page):
     page.wait_for_selector(".toast.info")
     page.wait_for_function("() => document.querySelector('#library-stats dd:nth-of-type(2)').textContent === '7'")
     assert page.inner_text("#library-stats dd >> nth=0") == "3"  # Family, Family/Cousins, Holidays
+    page.click("#generate-thumbs")
+    page.wait_for_function("() => document.getElementById('thumb-stats').textContent.startsWith('7 ready')",
+                           timeout=20_000)  # the batch's completion event refreshes the counts
