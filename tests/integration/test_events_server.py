@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import socket
-import threading
 import time
 
 import jwt as pyjwt
@@ -17,53 +16,13 @@ from services import events, settings
 from services.auth.passwords import hash_password
 from tests.conftest import ADMIN_SECRET, JWT_SECRET
 from tests.support.servers import Gunicorn, redis_server
+from tests.support.sse import EventStream
 
 pytestmark = pytest.mark.integration
 PASSWORD = "streaming password"
 
 
-class Client:
-    """An SSE client on its own thread, collecting (id, event, data) tuples."""
-
-    def __init__(self, url: str, headers: dict | None = None):
-        self.response = requests.get(url + "/api/events", stream=True, timeout=(5, 60), headers=headers or {})
-        self.events: list[tuple[str | None, str, str]] = []
-        self.comments = 0
-        self.ended = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        fields: dict[str, str] = {}
-        try:
-            for line in self.response.iter_lines(decode_unicode=True):
-                if line == "":
-                    if "event" in fields:
-                        self.events.append((fields.get("id"), fields["event"], fields.get("data", "")))
-                    fields = {}
-                elif line.startswith(":"):
-                    self.comments += 1
-                else:
-                    key, _, value = line.partition(": ")
-                    fields[key] = value
-        except (requests.RequestException, AttributeError, ValueError):
-            pass
-        finally:
-            self.ended.set()
-
-    def wait(self, predicate, timeout_s: float = 5.0):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return
-            time.sleep(0.01)
-        tail = [(event_id, kind) for event_id, kind, _ in self.events[-5:]]
-        raise AssertionError(f"timed out; {len(self.events)} events, last {tail}, ended {self.ended.is_set()}")
-
-    def kinds(self):
-        return [kind for _, kind, _ in self.events]
-
-    def close(self):
-        self.response.close()
+Client = EventStream
 
 
 @pytest.fixture
