@@ -36,6 +36,7 @@ AUTH_COOKIES = ("auth_token", "csrf_access_token", "refresh_token", "csrf_refres
 HSTS = "max-age=31536000"
 TIMEOUT = (5, 10)
 WAIT_S = 10.0
+LONG_IDLE_S = 65.0  # past nginx's default 60 s proxy_read_timeout
 IDLE_S = 5.0  # how long a quiet stream must stay open through nginx (heartbeat every second)
 
 
@@ -173,6 +174,26 @@ def test_an_idle_stream_outlives_the_default_read_timeout(stack):
                 break
         assert time.monotonic() - started >= IDLE_S, "the stream ended early"
     assert beats >= IDLE_S - 1, f"{beats} heartbeats in {IDLE_S}s"
+
+
+@pytest.mark.slow
+def test_a_stream_idle_past_a_minute_still_delivers(env, tmp_path, db, certificate):
+    """The real thing, once: the default 15 s heartbeat, a stream idle for longer than nginx's default
+    60 s read timeout, then an event still arrives on it."""
+    with tls_stack(env, tmp_path, certificate) as stack, \
+            requests.get(stack.https + "/api/events", stream=True, verify=stack.ca, timeout=(5, 20)) as stream:
+        lines = stream.iter_lines(decode_unicode=True)
+        started, beats = time.monotonic(), 0
+        while time.monotonic() - started < LONG_IDLE_S:
+            beats += next(lines).startswith(":")  # each read waits at most 20 s: a heartbeat comes every 15 s
+        published = events.publish("settings-changed", {"keys": ["idle"]})
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if next(lines) == f"id: {published}":
+                break
+        else:
+            pytest.fail("no event after a minute of idling")
+    assert beats >= 4
 
 
 def test_a_spoofed_forwarded_for_does_not_dodge_the_lockout(stack, private_gallery):
