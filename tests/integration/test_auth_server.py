@@ -94,6 +94,8 @@ def test_one_trusted_hop_uses_the_address_the_proxy_appended(env, tmp_path, priv
         still = login(server.url, headers={"X-Forwarded-For": "203.0.113.5"})
         assert still.status_code == 429
     assert "wrong gallery password from 203.0.113.5 (failure 5, locked 60s)" in server.log()
+    # gunicorn's access log shows the same resolved address (ProxyFix rewrote REMOTE_ADDR in place).
+    assert ' 203.0.113.6 fwd="10.0.0.1, 203.0.113.6" "POST /api/auth/login HTTP/1.1" 200' in server.log()
 
 
 def test_doctor_url_through_the_real_server(env, tmp_path, db):
