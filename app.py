@@ -11,11 +11,26 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import auth, browse, downloads, errors, events, files, health, pages, search, settings, thumbnails
+from blueprints import (
+    auth,
+    browse,
+    downloads,
+    errors,
+    events,
+    files,
+    health,
+    openapi,
+    pages,
+    search,
+    settings,
+    thumbnails,
+)
 from blueprints._auth import init_auth
+from blueprints._http import GalleryPathConverter
 from config import Config, load_config
 from services.database import bind_database, close_connection, open_database
 from services.gallery.thumbs import make_thumbnailer
+from services.streams import StreamSlots
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -23,9 +38,13 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def create_app(config: Config | None = None) -> Flask:
     config = config or load_config()
     app = Flask(__name__)
+    # "/api/file//etc/passwd" is an absolute path for services/paths.py to refuse, not a redirect or a 404.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["path"] = GalleryPathConverter
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.extensions["photonix"] = config
     app.extensions["photonix_thumbnailer"] = make_thumbnailer(config)
+    app.extensions["photonix_streams"] = StreamSlots(config.sse_max_per_ip)
     _configure_logging(config)
     bind_database(open_database(config.database_url))
     app.teardown_appcontext(lambda _exc: close_connection())
@@ -35,7 +54,7 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
     init_auth(app)
     for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp, thumbnails.bp, events.bp,
-                      downloads.bp, pages.bp):
+                      downloads.bp, openapi.bp, pages.bp):
         app.register_blueprint(blueprint)
     return app
 

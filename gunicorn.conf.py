@@ -17,6 +17,9 @@ timeout = 30
 graceful_timeout = 10
 # An idle keep-alive connection holds a graceful stop until it times out: keep that short.
 keepalive = 2
+# The longest request line gunicorn allows (default 4094): a gallery path of the app's 2,048 characters
+# grows past 4 KB once percent-encoded. nginx's default large_client_header_buffers (8k) fits it too.
+limit_request_line = 8190
 # Only ProxyFix (PHOTONIX_TRUSTED_PROXIES) may trust X-Forwarded-*; gunicorn must not do it on its own.
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.routing import PathConverter
 
 from config import Config
 from errors import InvalidJson
 from services.auth.lockout import normalize_ip
+
+
+class GalleryPathConverter(PathConverter):
+    """`<path:...>` that also takes a leading slash, so "/api/file//etc/passwd" reaches the one path check
+    (400 INVALID_PATH) instead of missing every route."""
+
+    regex = ".+?"
+    part_isolating = False  # spans "/" (werkzeug would guess True from a regex without one)
 
 
 def app_config() -> Config:

@@ -34,7 +34,7 @@ from blueprints._auth import (
     token_problem,
 )
 from blueprints._http import app_config, client_ip, json_body, secure_cookies
-from errors import TokenRevoked, ValidationFailed
+from errors import TokenRevoked, Unauthorized, ValidationFailed
 from services.auth import access, diagnosis
 from services.auth.lockout import normalize_ip
 
@@ -155,9 +155,11 @@ def _client_time() -> float | None:
 
 def _check_refresh_token() -> None:
     try:
-        verify_jwt_in_request(refresh=True)
+        found = verify_jwt_in_request(refresh=True, optional=True)
     except Exception as exc:  # every library error becomes one of our codes
         raise token_problem(exc) from None
+    if found is None:  # no refresh token in the header or the cookie at all
+        raise Unauthorized()
     state = request_auth_state()
     if get_jwt().get("epoch") != state.epoch or not state.password_enabled:
         raise TokenRevoked()

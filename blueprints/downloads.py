@@ -10,12 +10,20 @@ from flask import Blueprint, Response, jsonify, request
 
 from blueprints._auth import admin_required
 from blueprints._http import app_config, json_body
-from errors import ValidationFailed
+from errors import NotFound, ValidationFailed
 from services import settings
 from services.downloads import entries, history, logs, opml, options, scheduler, tasks
 from services.gallery import browse
 
 bp = Blueprint("downloads", __name__, url_prefix="/api/download")
+MAX_ROW_ID = 2**63 - 1  # a database integer: a larger id in a URL is simply not found
+
+
+@bp.url_value_preprocessor
+def _known_size_ids(_endpoint, values):
+    if values and values.get("task_id", 0) > MAX_ROW_ID:
+        raise NotFound("No download task has this id.")
+TASK = "/tasks/<int:task_id>"
 MAX_OPML_BYTES = 2 * 1024 * 1024
 
 
@@ -41,45 +49,45 @@ def post_task():
     return jsonify(tasks.as_json(feed)), 201
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get(TASK)
 @admin_required
 def get_task(task_id: int):
     return jsonify(tasks.as_json(tasks.get(task_id), task_id in scheduler.running_tasks()))
 
 
-@bp.patch("/tasks/<int:task_id>")
+@bp.patch(TASK)
 @admin_required
 def patch_task(task_id: int):
     return jsonify(tasks.as_json(tasks.change(task_id, json_body(), app_config().photos_dir)))
 
 
-@bp.delete("/tasks/<int:task_id>")
+@bp.delete(TASK)
 @admin_required
 def delete_task(task_id: int):
     tasks.delete(task_id)
     return "", 204
 
 
-@bp.post("/tasks/<int:task_id>/<any(start, resume, pause):action>")
+@bp.post(TASK + "/<any(start, resume, pause):action>")
 @admin_required
 def post_task_state(task_id: int, action: str):
     return jsonify(tasks.as_json(tasks.set_enabled(task_id, action != "pause")))
 
 
-@bp.post("/tasks/<int:task_id>/run")
+@bp.post(TASK + "/run")
 @admin_required
 def post_task_run(task_id: int):
     scheduler.request_run(task_id)
     return jsonify(queued=True, taskId=task_id), 202
 
 
-@bp.get("/tasks/<int:task_id>/preview")
+@bp.get(TASK + "/preview")
 @admin_required
 def get_task_preview(task_id: int):
     return jsonify(entries.preview(task_id))
 
 
-@bp.post("/tasks/<int:task_id>/download")
+@bp.post(TASK + "/download")
 @admin_required
 def post_task_download(task_id: int):
     queued = entries.pick(task_id, json_body().get("entries"))
@@ -87,7 +95,7 @@ def post_task_download(task_id: int):
     return jsonify(queued=queued, taskId=task_id), 202
 
 
-@bp.get("/tasks/<int:task_id>/logs")
+@bp.get(TASK + "/logs")
 @admin_required
 def get_task_logs(task_id: int):
     tasks.get(task_id)
@@ -110,10 +118,8 @@ def delete_logs():
 @admin_required
 def get_history():
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
-    task_id = request.args.get("taskId")
-    if task_id is not None and not task_id.isdigit():
-        raise ValidationFailed("taskId", "taskId must be a task's number.")
-    return jsonify(history.page(page, limit, int(task_id) if task_id else None, request.args.get("status")))
+    task_id = _row_id("taskId", "taskId must be a task's number.")
+    return jsonify(history.page(page, limit, task_id, request.args.get("status")))
 
 
 @bp.get("/config")
@@ -154,8 +160,16 @@ def _log_filters() -> dict:
     level = request.args.get("level")
     if level is not None and level not in logs.LEVELS:
         raise ValidationFailed("level", f"level must be one of {', '.join(logs.LEVELS)}.")
-    before = request.args.get("before")
-    if before is not None and not before.isdigit():
-        raise ValidationFailed("before", "before must be a log line id.")
+    before = _row_id("before", "before must be a log line id.")
     _, limit = browse.paging(None, request.args.get("limit", 100))
-    return {"level": level, "before": int(before) if before else None, "limit": limit}
+    return {"level": level, "before": before, "limit": limit}
+
+
+def _row_id(name: str, message: str) -> int | None:
+    """An optional id in the query string: ASCII digits that fit a database integer, else 400."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ROW_ID:
+        raise ValidationFailed(name, message)
+    return int(raw)

@@ -106,10 +106,7 @@ def _last_event_id() -> int | None:
 
 
 def _slots() -> StreamSlots:
-    slots = current_app.extensions.get("photonix_streams")
-    if slots is None:
-        slots = current_app.extensions["photonix_streams"] = StreamSlots(app_config().sse_max_per_ip)
-    return slots
+    return current_app.extensions["photonix_streams"]
 
 
 def _stall_check(timeout_s: float) -> Callable[[], bool]:

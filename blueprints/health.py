@@ -15,7 +15,8 @@ def get_health():
     config = app_config()
     limiter = current_app.extensions["photonix_limiter"].storage
     healthy, report = check_health(config.photos_dir, config.data_dir, limiter)
-    response = jsonify(report)
+    # This process's open event streams: what an operator (and the leak tests) watch.
+    response = jsonify(**report, streams=current_app.extensions["photonix_streams"].open_streams())
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -58,7 +58,30 @@ def resolve(root: Path, raw: str) -> GalleryPath:
         raise NotFound("Nothing is at this path.") from None
     if not visible_inside(root, real):
         raise PathForbidden()
+    if not _links_followed(root, rel):
+        raise NotFound("Nothing is at this path.")
     return GalleryPath(rel, real)
+
+
+def link_allowed(link: Path, root: Path) -> bool:
+    """A symlink is followed only to a visible place inside the root that is not one of its own
+    ancestors (that would be an endless loop of albums)."""
+    try:
+        real, here = link.resolve(strict=True), link.parent.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return real != root and visible_inside(root, real) and real != here and real not in here.parents
+
+
+def _links_followed(root: Path, rel: str) -> bool:
+    """Whether every symlink along `rel` is one the index follows, so a link to its own ancestor
+    cannot be walked through (self/self/self/...) into an ever deeper copy of the gallery."""
+    here = root
+    for segment in rel.split("/") if rel else ():
+        here = here / segment
+        if here.is_symlink() and not link_allowed(here, root):
+            return False
+    return True
 
 
 def visible_inside(root: Path, real: Path) -> bool:

@@ -154,7 +154,7 @@ class Fetcher:
         so a server dripping bytes cannot outlast the deadline. The cap counts decoded bytes."""
         host = urlsplit(response.url).hostname
         declared = response.headers.get("Content-Length", "").strip()
-        if declared.isdigit() and int(declared) > max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
             raise FetchTooLarge(f"{host} announced {declared} bytes; the limit is {max_bytes}.", maxBytes=max_bytes)
         size = 0
         while chunk := self._next_chunk(response, deadline, host):

@@ -105,8 +105,9 @@ def _fields(attrs: dict[str, str], folder: str) -> dict[str, Any]:
     category = attrs.get("category") or folder
     if category:
         fields["category"] = category.strip("/")
-    if attrs.get("interval", "").isdigit():
-        fields["interval"] = int(attrs["interval"])
+    interval = attrs.get("interval", "")
+    if interval.isascii() and interval.isdigit():
+        fields["interval"] = int(interval)
     for name in ("status", "targetFolder"):
         if attrs.get(name):
             fields[name] = attrs[name]

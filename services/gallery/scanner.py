@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from services.paths import is_listed, media_kind, visible_inside
+from services.paths import is_listed, link_allowed, media_kind
 
 log = logging.getLogger("photonix.gallery")
 ORIENTATION_TAG = 0x0112
@@ -85,7 +85,7 @@ def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
     if not is_listed(entry.name) or _surrogate(entry.name):
         return
     try:
-        if entry.is_symlink() and not _link_allowed(Path(entry.path), root):
+        if entry.is_symlink() and not link_allowed(Path(entry.path), root):
             return
         is_dir = entry.is_dir()
         kind = None if is_dir else media_kind(entry.name)
@@ -98,16 +98,6 @@ def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
         listing.folders.append(entry.name)
     else:
         listing.files.append(FileEntry(entry.name, kind, stat.st_size, stat.st_mtime))
-
-
-def _link_allowed(link: Path, root: Path) -> bool:
-    """A symlink is followed only to a visible place inside the root that is not one of its own
-    ancestors (that would be an endless loop of albums)."""
-    try:
-        real, here = link.resolve(strict=True), link.parent.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return False
-    return real != root and visible_inside(root, real) and real != here and real not in here.parents
 
 
 def _surrogate(name: str) -> bool:

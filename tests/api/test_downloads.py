@@ -466,3 +466,15 @@ def test_every_new_entry_is_processed_not_only_the_newest_20(client, server, all
     client.post(f"/api/download/tasks/{task['id']}/run", headers=ADMIN)
     [again] = scheduler.run_due(runner)
     assert again.new_entries == 5 and again.entries == 5
+
+
+@pytest.mark.parametrize(("url", "status", "code"), [
+    (f"/api/download/tasks/{2**63}", 404, "NOT_FOUND"),
+    (f"/api/download/tasks/{2**63}/logs", 404, "NOT_FOUND"),
+    (f"/api/download/history?taskId={2**63}", 400, "VALIDATION_ERROR"),
+    (f"/api/download/logs?before={2**63}", 400, "VALIDATION_ERROR"),
+    ("/api/download/logs?before=%C2%B2", 400, "VALIDATION_ERROR"),  # "²" counts as a digit for str.isdigit
+])
+def test_ids_beyond_a_database_integer_are_refused_cleanly(client, url, status, code):
+    answer = client.get(url, headers={"X-Admin-Secret": ADMIN_SECRET})
+    assert (answer.status_code, answer.get_json()["code"]) == (status, code)

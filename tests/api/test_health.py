@@ -16,7 +16,8 @@ def test_health_names_the_database_when_it_is_unusable(env, tmp_path):
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.get_json() | {"version": None} == {
-        "status": "unhealthy", "database": "unavailable", "storage": "ok", "limiter": "ok", "version": None}
+        "status": "unhealthy", "database": "unavailable", "storage": "ok", "limiter": "ok", "version": None,
+        "streams": 0}
 
 
 def test_health_names_a_vanished_photos_folder(client, photos_dir):
