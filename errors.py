@@ -103,6 +103,13 @@ class DatabaseBusy(ServiceUnavailable):
     message = "The database is busy; try again in a moment."
 
 
+class StorageFailed(ServiceUnavailable):
+    """The server could not write to its own disk (full, read-only, gone): not the remote side's fault."""
+
+    code = "STORAGE_FAILED"
+    message = "The server could not write to its disk."
+
+
 class TokenExpired(Unauthorized):
     code = "TOKEN_EXPIRED"
     message = "Your session has expired; log in again."

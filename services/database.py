@@ -1,10 +1,15 @@
 """Opening the database named by a URL, binding it to the models, creating the schema.
 
-SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL gets a bounded connection pool
-with a wait timeout (an unbounded wait raises MaxConnectionsExceeded under load).
+SQLite gets WAL, foreign keys and a busy timeout that waits cooperatively (see CooperativeCursor);
+PostgreSQL gets a bounded connection pool with a wait timeout (an unbounded wait raises
+MaxConnectionsExceeded under load).
 """
 
 from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
 
 import peewee
 from playhouse.db_url import parse
@@ -17,6 +22,50 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 PG_MAX_CONNECTIONS = 32
 PG_POOL_WAIT_S = 10
 PG_STALE_S = 300
+BUSY_RETRY_FIRST_S = 0.001
+BUSY_RETRY_MAX_S = 0.05
+# Plain "locked" clears when the other writer finishes; SQLITE_BUSY_SNAPSHOT (a stale read transaction
+# trying to write) never does, so it fails at once, as it does with SQLite's own busy handler.
+_RETRYABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
+
+
+class CooperativeCursor(sqlite3.Cursor):
+    """Waits for another connection's lock in Python, not in C.
+
+    SQLite's own busy handler sleeps inside sqlite3_step, on the calling thread: in a gevent worker that
+    is the hub, so one request waiting for a lock another process holds stalled every request of the
+    worker for up to the busy timeout. Here SQLite answers "locked" at once (busy_timeout 0) and the
+    statement is retried with time.sleep, which gevent makes a cooperative sleep, until the same timeout.
+    """
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return _retry_busy(lambda: super(CooperativeCursor, self).execute(sql, parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        rows = list(seq_of_parameters)  # an iterator would be used up by a first, failed attempt
+        return _retry_busy(lambda: super(CooperativeCursor, self).executemany(sql, rows))
+
+
+class CooperativeConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = CooperativeCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+
+def _retry_busy(attempt: Any) -> Any:
+    give_up: float | None = None
+    delay = BUSY_RETRY_FIRST_S
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in _RETRYABLE_CODES:
+                raise
+            now = time.monotonic()
+            give_up = give_up or now + SQLITE_BUSY_TIMEOUT_MS / 1000
+            if now >= give_up:
+                raise
+            time.sleep(min(delay, give_up - now))
+            delay = min(delay * 2, BUSY_RETRY_MAX_S)
 
 
 def open_database(url: str) -> peewee.Database:
@@ -26,11 +75,12 @@ def open_database(url: str) -> peewee.Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
         return peewee.SqliteDatabase(
             path,
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            timeout=0,  # CooperativeCursor waits instead, off the hub
+            factory=CooperativeConnection,
             pragmas={
                 "journal_mode": "wal",
                 "foreign_keys": 1,
-                "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+                "busy_timeout": 0,
                 "synchronous": "normal",
             },
         )

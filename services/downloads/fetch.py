@@ -22,7 +22,7 @@ from urllib3 import exceptions as u3
 
 from errors import DownloadFailed, FetchTimeout, FetchTooLarge
 from services.downloads.addresses import check_url
-from services.downloads.guard import GuardedAdapter
+from services.downloads.guard import GuardedAdapter, answer_deadline
 from services.version import VERSION
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ class Fetcher:
         host = urlsplit(url).hostname
         remaining = self._remaining(deadline, host)
         timeout = (min(self.policy.connect_timeout_s, remaining), min(self.policy.read_timeout_s, remaining))
+        armed = answer_deadline.set(deadline)  # the head as a whole, not only each read of it (guard.py)
         try:
             response = self._session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
         except requests.exceptions.InvalidHeader:  # `from None`: its text would repeat the cookie
@@ -143,6 +144,8 @@ class Fetcher:
             raise FetchTimeout(f"{host} did not answer in time.") from exc
         except requests.RequestException as exc:
             raise DownloadFailed(f"{host} could not be reached: {_reason(exc)}.") from exc
+        finally:
+            answer_deadline.reset(armed)
         log.debug("GET from %s answered %s", host, response.status_code)
         return response
 

@@ -6,8 +6,11 @@ Used only through GuardedAdapter by services/downloads/fetch.py; the address rul
 
 from __future__ import annotations
 
+import contextvars
 import socket
 import sys
+import threading
+import time
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -20,6 +23,10 @@ from errors import FetchRefused
 from services.downloads.addresses import check_address
 
 MAX_CONNECT_ATTEMPTS = 4  # of the addresses a name resolves to; every one of them is checked first
+
+# When the status line and headers of the answer being awaited must have arrived (time.monotonic()), set by
+# the fetcher around each request. A per-read timeout alone lets a server drip header bytes forever.
+answer_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("answer_deadline", default=None)
 
 
 def _resolve(host: str, port: int) -> list[tuple[Any, ...]]:
@@ -41,6 +48,38 @@ class _GuardedHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
         self.stream_socket = self.sock  # http.client forgets self.sock once a will-close response arrives
+
+    def getresponse(self) -> Any:
+        """The answer's head, or TimeoutError (urllib3 makes it a ReadTimeoutError) when it is not all in by
+        `answer_deadline`: a watchdog shuts the socket down then, which wakes the blocked read."""
+        deadline = answer_deadline.get()
+        if deadline is None or self.sock is None:
+            return super().getresponse()
+        sock = self.sock
+        cut = threading.Event()
+
+        def shut_down() -> None:
+            cut.set()
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), shut_down)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            response = super().getresponse()
+        except Exception as exc:
+            if cut.is_set():  # the read failed because the watchdog cut it
+                raise TimeoutError("the answer's head did not arrive in time") from exc
+            raise
+        finally:
+            watchdog.cancel()
+        if cut.is_set():  # an EOF inside the head ends it early in http.client: the answer is not whole
+            response.close()
+            raise TimeoutError("the answer's head did not arrive in time")
+        return response
 
     def _new_conn(self) -> socket.socket:
         if self.port not in self.allowed_ports:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from errors import DownloadFailed, ImageRejected
+from errors import DownloadFailed, ImageRejected, StorageFailed
 from models import Download
 from services.database import close_connection
 from services.downloads import store
@@ -121,6 +121,9 @@ def _download(fetcher: Fetcher, slots: Slots, target: Target, url: str, base_nam
         return Outcome(url, "ok", saved.rel, saved.size, sha256=result.sha256)
     except ImageRejected as exc:
         return Outcome(url, "rejected", error=f"{exc.extra.get('reason', 'rejected')}: {exc.message}")
+    except OSError as exc:  # our own disk, not the image: the run stops, the entry stays pending for the next one
+        where = target.folder_rel or "the gallery folder"
+        raise StorageFailed(f"Could not save images in {where}: {exc.strerror or exc}.") from exc
     finally:
         if temp is not None:
             store.discard(temp)

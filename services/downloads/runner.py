@@ -10,8 +10,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,14 +172,25 @@ class _Run:
                                      _base_name(entry, n, len(urls)), entry.link, time.time())
                          for n, url in enumerate(urls)]
                         for entry, urls in ((e, json.loads(e.image_urls)) for e in batch)]
-                for entry, futures in zip(batch, jobs, strict=True):
-                    self.settle(entry, [f.result() for f in futures])
+                for ready in _finished_in_order(list(zip(batch, jobs, strict=True))):
+                    with write_transaction():  # one commit for the entries that finished together
+                        states: dict[tuple[str, float], list[int]] = {}
+                        saved = [self.settle(entry, [f.result() for f in futures], states)
+                                 for entry, futures in ready]
+                        for (status, retry_at), ids in states.items():
+                            FeedEntry.update(status=status, next_attempt_at=retry_at).where(
+                                FeedEntry.id.in_(ids)).execute()
+                    for (entry, _), paths in zip(ready, saved, strict=True):
+                        self.announce(entry, paths)
                 self.refresh_index(folder_rel)
         self.refresh_index(folder_rel, force=True)
         self.finished = True
 
-    def settle(self, entry: FeedEntry, outcomes: list[images.Outcome]) -> None:
-        """Record what became of one entry's images and tell the clients."""
+    def settle(self, entry: FeedEntry, outcomes: list[images.Outcome],
+               states: dict[tuple[str, float], list[int]]) -> list[str]:
+        """Count what became of one entry's images and log the failures (in the caller's transaction); adds
+        the entry to `states` under its new (status, next attempt) for the caller's update; returns the
+        saved paths."""
         s = self.summary
         s.entries += 1
         fresh = [o for o in outcomes if o.fresh]
@@ -192,10 +203,14 @@ class _Run:
         unsettled = [o for o in outcomes if not o.final]
         status = "partial" if unsettled else "done"
         retry_at = min((o.retry_at for o in unsettled), default=0.0)
-        FeedEntry.update(status=status, next_attempt_at=retry_at).where(FeedEntry.id == entry.id).execute()
+        states.setdefault((status, retry_at), []).append(entry.id)
         for o in fresh:
             if o.status in ("failed", "rejected", "retrying"):
                 logs.write("warning", f"image {o.status}: {o.error}", feed_id=self.feed.id, url=o.url)
+        return saved
+
+    def announce(self, entry: FeedEntry, saved: list[str]) -> None:
+        """Tell the clients about one settled entry (after its transaction: events.publish wants none open)."""
         if saved:
             self.runner.publish("download-complete", {"taskId": self.feed.id, "entry": {
                 "key": entry.entry_key, "title": entry.title, "link": entry.link}, "images": saved})
@@ -223,6 +238,19 @@ class _Run:
         parts = folder_rel.split("/")
         for depth in range(len(parts) + 1):
             self.runner.refresh("/".join(parts[:depth]))
+
+
+def _finished_in_order(jobs: list[tuple[FeedEntry, list[Future[images.Outcome]]]]) -> Iterator[list[Any]]:
+    """The entries in order, in runs whose fetches have all finished: waits for the first unfinished
+    entry, then yields it with every following entry that is already done (entries without images at once)."""
+    start = 0
+    while start < len(jobs):
+        wait(jobs[start][1])
+        end = start + 1
+        while end < len(jobs) and all(f.done() for f in jobs[end][1]):
+            end += 1
+        yield jobs[start:end]
+        start = end
 
 
 def _remember(feed: Feed, parsed: feeds.ParsedFeed, result: Any) -> int:

@@ -1,0 +1,191 @@
+"""Hardening (#10), event streams on a real gunicorn (one gevent worker): clients that vanish, crowd one
+address, stop reading or outlive their token never leak a descriptor or a stream slot, and never slow others.
+
+Raw sockets play the hostile clients (an abort, an RST, a reader that never reads); tests/support/sse.py plays
+the well-behaved one. /health's `streams` is the worker's own count of open streams.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+
+import jwt as pyjwt
+import pytest
+import requests
+
+from services import events, settings
+from services.auth import passwords
+from tests.conftest import JWT_SECRET
+from tests.support.servers import Gunicorn
+from tests.support.sse import EventStream
+
+pytestmark = pytest.mark.integration
+CYCLES = 1000
+FD_MARGIN = 8  # descriptors that may come and go on their own (a database file, a log being rotated)
+CAP = 3
+SLOW_CONSUMERS = 8
+PADDING = "x" * 4000
+
+
+def serve(env, tmp_path, **settings_env) -> Gunicorn:
+    variables = {f"PHOTONIX_{name}": str(value) for name, value in settings_env.items()}
+    return Gunicorn({**env, "PHOTONIX_WORKERS": "1", **variables}, tmp_path / "gunicorn.log")
+
+
+def worker_pid(server: Gunicorn) -> int:
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def open_streams(server: Gunicorn) -> int:
+    return requests.get(server.url + "/health", timeout=5, headers={"Connection": "close"}).json()["streams"]
+
+
+def wait_until(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def connect_stream(server: Gunicorn, headers: str = "", rcvbuf: int | None = None) -> socket.socket:
+    """A raw client that sent GET /api/events and read up to the end of its `connected` frame."""
+    sock = socket.socket()
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+    received = b""
+    while b"event: connected" not in received or not received.split(b"event: connected", 1)[1].count(b"\n\n"):
+        chunk = sock.recv(4096)
+        assert chunk, f"the server hung up before the connected frame: {received[:200]!r}"
+        received += chunk
+    assert received.startswith(b"HTTP/1.1 200 "), received[:200]
+    return sock
+
+
+def abort(sock: socket.socket, reset: bool) -> None:
+    """Close like a client that went away: a normal FIN, or an RST (SO_LINGER with a zero timeout)."""
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_a_thousand_aborted_streams_leak_no_descriptor_and_no_slot(env, tmp_path, db):
+    with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=1, SSE_MAX_PER_IP=100_000) as server:
+        pid = worker_pid(server)
+        for reset in (False, True):  # warm up: the hub's poller, the database file, the first greenlets
+            abort(connect_stream(server), reset)
+        wait_until(lambda: open_streams(server) == 0, 5, "the warm-up streams to end")
+        baseline = open_fds(pid)
+        started = time.monotonic()
+        for n in range(CYCLES):
+            abort(connect_stream(server), reset=n % 2 == 1)
+        cycled_s = time.monotonic() - started
+        wait_until(lambda: open_streams(server) == 0, 5, "every aborted stream to be noticed and ended")
+        settled = wait_until(lambda: open_fds(pid) <= baseline + FD_MARGIN and open_fds(pid), 5,
+                             f"the worker's descriptors to return to {baseline}")
+        assert worker_pid(server) == pid  # the same worker all along: nothing was fixed by a restart
+        print(f"\n{CYCLES} cycles in {cycled_s:.1f}s; descriptors {baseline} -> {settled}")
+        assert abs(settled - baseline) <= FD_MARGIN
+        assert "Traceback" not in server.log()
+
+
+def test_the_per_ip_cap_answers_429_and_a_closed_stream_frees_its_slot(env, tmp_path, db):
+    with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=1, SSE_MAX_PER_IP=CAP) as server:
+        held = [connect_stream(server) for _ in range(CAP)]
+        assert open_streams(server) == CAP
+        refused = requests.get(server.url + "/api/events", timeout=5, headers={"Connection": "close"})
+        assert refused.status_code == 429 and refused.headers["Content-Type"].startswith("application/json")
+        assert refused.json()["code"] == "RATE_LIMITED"
+        assert refused.json()["message"] == f"This address already has {CAP} event streams open here."
+        assert open_streams(server) == CAP  # the refusal took no slot
+        abort(held.pop(), reset=False)
+        # The slot is freed when the server notices the close: at its next write, within a heartbeat or two.
+        wait_until(lambda: open_streams(server) == CAP - 1, 4, "the closed stream's slot to be freed")
+        held.append(connect_stream(server))
+        again = requests.get(server.url + "/api/events", timeout=5, headers={"Connection": "close"})
+        assert again.status_code == 429 and again.json()["code"] == "RATE_LIMITED"
+        for sock in held:
+            abort(sock, reset=True)
+        wait_until(lambda: open_streams(server) == 0, 4, "every slot to be freed")
+
+
+class TimedStream(EventStream):
+    """Also records when each event arrived."""
+
+    def record(self, event_id, kind, data):
+        self.events.append((event_id, kind, data, time.monotonic()))
+
+
+def test_many_slow_consumers_are_dropped_while_a_reader_gets_events_within_a_second(env, tmp_path, db):
+    with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=1) as server:
+        stalled = [connect_stream(server, rcvbuf=4096) for _ in range(SLOW_CONSUMERS)]  # then never read again
+        reader = TimedStream(server.url)
+        reader.wait(lambda c: c.kinds() == ["connected"])
+        assert open_streams(server) == SLOW_CONSUMERS + 1
+        latencies = []
+        for n in range(1200):  # ~4.8 MB to every subscriber: more than a stalled one's buffers and queue hold
+            if n % 100 == 0:
+                probe = f"probe-{n}"
+                sent = time.monotonic()
+                events.publish("index-progress", {"probe": probe})
+                reader.wait(lambda c, p=probe: any(p in e[2] for e in c.events), timeout_s=5)
+                arrived = next(e[3] for e in reader.events if probe in e[2])
+                latencies.append(arrived - sent)
+            events.publish("index-progress", {"n": n, "padding": PADDING})
+            if n % 100 == 99:
+                time.sleep(0.2)
+        reader.wait(lambda c: len(c.events) >= 1 + 1200 + 12, timeout_s=20)
+        print(f"\nprobe latencies with {SLOW_CONSUMERS} stalled consumers: "
+              + ", ".join(f"{s * 1000:.0f} ms" for s in latencies))
+        assert max(latencies) < 1.0, latencies
+        wait_until(lambda: open_streams(server) == 1, 20, "every stalled consumer to be dropped")
+        assert not reader.ended.is_set()
+        last = reader.events[-1][3]
+        events.publish("index-progress", {"probe": "after"})
+        reader.wait(lambda c: "after" in c.events[-1][2], timeout_s=1.5)
+        assert reader.events[-1][3] > last
+        reader.close()
+        for sock in stalled:
+            abort(sock, reset=True)
+        assert "Traceback" not in server.log()
+
+
+def test_a_token_expiring_mid_stream_ends_it_and_the_expired_token_cannot_reconnect(env, tmp_path, db, monkeypatch):
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
+    settings.write_settings({settings.PASSWORD_HASH: passwords.hash_password("stream password"),
+                             settings.PASSWORD_ENABLED: "1"}, bump_epoch=True)
+    # A heartbeat far longer than the token's life: the end must come from the expiry itself.
+    with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=30) as server:
+        now = int(time.time())
+        token = pyjwt.encode({"sub": "viewer", "type": "access", "role": "viewer", "epoch": 1, "iat": now,
+                              "nbf": now, "jti": "short-lived", "exp": now + 2}, JWT_SECRET, algorithm="HS256")
+        bearer = {"Authorization": f"Bearer {token}"}
+        stream = TimedStream(server.url, bearer)
+        stream.wait(lambda c: c.kinds() == ["connected"])
+        stream.wait(lambda c: c.ended.is_set(), timeout_s=6)
+        ended_at = time.time()
+        assert stream.kinds() == ["connected", "auth-expired"]
+        assert json.loads(stream.events[-1][2]) == {"code": "TOKEN_EXPIRED"}
+        assert now + 2 - 0.1 <= ended_at < now + 2 + 1.5, ended_at - now  # at the expiry, not a heartbeat later
+        wait_until(lambda: open_streams(server) == 0, 3, "the expired stream's slot to be freed")
+        again = requests.get(server.url + "/api/events", timeout=5, headers={**bearer, "Connection": "close"})
+        # JSON, not text/event-stream: an EventSource stops here instead of retrying in a loop.
+        assert again.status_code == 401 and again.headers["Content-Type"].startswith("application/json")
+        assert again.json()["code"] == "TOKEN_EXPIRED" and open_streams(server) == 0
