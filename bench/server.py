@@ -106,6 +106,14 @@ def timed_get(session: requests.Session, url: str, **kwargs: Any) -> tuple[float
     return time.perf_counter() - started, response
 
 
+def rss_kib(pid: int) -> float:
+    """Resident memory of process `pid` now, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
 def _create_schema(database_url: str) -> None:
     from services.database import bind_database, close_connection, init_db, open_database
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.context import Context
 from bench.probe import HealthProbe, between
-from bench.server import BenchServer
+from bench.server import BenchServer, rss_kib
 from bench.stats import Row, Summary, Target
 
 STREAMS = (5000, 1000)  # full, quick
@@ -35,14 +35,14 @@ def run(ctx: Context) -> None:
         pid = server.worker_pid()
         clients = _Clients()
         clients.open(server.gunicorn.port, 10)  # warm: the hub's poller and first allocations exist
-        before = _rss_kib(pid)
+        before = rss_kib(pid)
         with HealthProbe(server.url + "/health", PROBE_INTERVAL_MS) as probe:
             clients.open(server.gunicorn.port, streams - 10)
             started = time.monotonic()  # all connected: now they idle
             time.sleep(HOLD_S)
             held = time.monotonic()
             samples = probe.stop()
-        after = _rss_kib(pid)
+        after = rss_kib(pid)
         clients.keep(fanout)  # the fan-out target is about `fanout` connected clients
         time.sleep(SETTLE_S)
         latencies = _fan_out(server.data_dir, clients, ctx.pick(*EVENTS))
@@ -128,9 +128,3 @@ def _fan_out(data_dir: Path, clients: _Clients, count: int) -> list[float]:
         time.sleep(0.5)
     return latencies
 
-
-def _rss_kib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")

@@ -22,6 +22,7 @@ WORKLOADS = (
     Workload("hub", "5 Hub stalls", "bench.hub"),
     Workload("downloads", "6 Downloads", "bench.downloads"),
     Workload("auth", "7 Auth path", "bench.auth"),
+    Workload("soak", "8 Soak (issue 10)", "bench.soak"),
 )
 
 

@@ -87,6 +87,10 @@ def abort(sock: socket.socket, reset: bool) -> None:
 
 
 def test_a_thousand_aborted_streams_leak_no_descriptor_and_no_slot(env, tmp_path, db):
+    """1,000 streams that vanish (FIN, then RST, by turns) leave the worker's descriptors and stream slots where
+    they were. This also counts greenlets: a stream runs in its connection's handler greenlet (it spawns none of
+    its own), and that greenlet holds the client socket until it returns, so a leaked greenlet is a leaked
+    descriptor. The long version is the bench's soak (`make bench BENCH_ARGS="--only soak"`)."""
     with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=1, SSE_MAX_PER_IP=100_000) as server:
         pid = worker_pid(server)
         for reset in (False, True):  # warm up: the hub's poller, the database file, the first greenlets
