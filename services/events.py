@@ -128,7 +128,11 @@ class Subscription:
     def __init__(self, hub: EventHub, maxsize: int):
         self._hub = hub
         self._maxsize = maxsize
-        self._cond = threading.Condition()
+        # A lock for the queue and an Event to wake the one reader, not a Condition: under gevent a
+        # Condition's wait goes through more C frames (kept as each idle stream's saved stack) and makes a
+        # lock per wait. The reader clears `_ready` before it looks at the queue, so no wake-up is lost.
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
         self._items: deque[Event] = deque()
         self.ended: str | None = None
         self.last_id = 0
@@ -141,17 +145,18 @@ class Subscription:
         after the events already queued when it overflowed (the client then resumes by Last-Event-ID).
         """
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
+        while True:
+            self._ready.clear()
+            with self._lock:
                 event = self._pop()
                 if event is not None:
                     return event
                 if self.ended is not None:
                     raise SubscriptionEnded(self.ended)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._cond.wait(remaining)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._ready.wait(remaining)
 
     def close(self) -> None:
         """Unregister from the hub; safe to call more than once."""
@@ -167,32 +172,33 @@ class Subscription:
         return None
 
     def _begin(self, start_after: int, replayed: list[Event], resync: bool) -> None:
-        with self._cond:
+        with self._lock:
             self.last_id = start_after
             self.resync_needed = resync
             merged = {event.id: event for event in (*replayed, *self._items)}
             self._items = deque(sorted(merged.values(), key=lambda event: event.id))
-            self._cond.notify_all()
+        self._ready.set()
 
     def _offer(self, event: Event) -> bool:
         """Queue a live event; False when this subscription has ended, now (queue full) or before."""
-        with self._cond:
+        with self._lock:
             if self.ended is not None:
                 return False
             if len(self._items) >= self._maxsize:
                 self.ended = "overflow"
             else:
                 self._items.append(event)
-            self._cond.notify_all()
-            return self.ended is None
+            live = self.ended is None
+        self._ready.set()
+        return live
 
     def _end(self, reason: str, discard: bool = False) -> None:
-        with self._cond:
+        with self._lock:
             if self.ended is None:
                 self.ended = reason
             if discard:
                 self._items.clear()
-            self._cond.notify_all()
+        self._ready.set()
 
 
 class EventHub:

@@ -146,6 +146,31 @@ def test_a_slow_subscriber_is_dropped_without_affecting_others(make_hub):
     assert [e.id for e in drain(fast)] == [more]
 
 
+def test_a_reader_waiting_while_events_arrive_from_another_thread_misses_no_wake_up(make_hub):
+    """The reader clears its wake-up before it looks at the queue: an event fanned out between its look and
+    its wait still wakes it. A lost wake-up would leave get() waiting its whole timeout (None here)."""
+    hub = make_hub(autostart=False)
+    sub = hub.subscribe(None)
+    rounds, per_round = 300, 3
+    received: list[int] = []
+
+    def read() -> None:
+        while len(received) < rounds * per_round:
+            event = sub.get(WAIT_S)
+            if event is None:
+                return
+            received.append(event.id)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    published = []
+    for _ in range(rounds):
+        published += [events.publish("n", {}) for _ in range(per_round)]
+        hub.poll_once()
+    reader.join(2 * WAIT_S)
+    assert received == published
+
+
 def test_prune_keeps_the_newest_rows(db):
     ids = [events.publish("n", {"i": i}) for i in range(10)]
     assert events.prune(keep_seconds=3600, keep_rows=4) == 6
