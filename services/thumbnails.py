@@ -196,30 +196,56 @@ class Thumbnailer:
 
     def _generate(self, source: Source, key: str) -> Result:
         files = self._files(key)
+        if source.kind == "video":
+            done, reason = self._make_video(source, key, files)
+        else:
+            # One trip to the pool for the lock, the check and the image: each trip is a hand-off through
+            # the hub, and while it is under way that pool thread makes nothing.
+            formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
+            done, reason = cpu.run_cpu(_make_locked, key, files, source.path, self._width, self._max_pixels,
+                                       formats)
+        if done is not None:
+            return done
+        if reason is None:
+            return Result("ok", files.webp, key)
+        log.info("no thumbnail for %s: %s", source.rel, reason)
+        return Result("failed", None, key, reason)
+
+    def _make_video(self, source: Source, key: str, files: _Files) -> tuple[Result | None, str | None]:
         fd = cpu.run_cpu(_acquire, files.lock)  # another worker may be making this one: wait for it
         try:
             done = _finished(key, files)
             if done is not None:
-                return done
-            reason = self._make(source, files)
-            if reason is None:
-                return Result("ok", files.webp, key)
-            cpu.run_cpu(_write_atomic, files.marker, reason.encode())
-            log.info("no thumbnail for %s: %s", source.rel, reason)
-            return Result("failed", None, key, reason)
+                return done, None
+            try:
+                # On this greenlet, not the pool: gevent's subprocess cannot run in a native thread.
+                frame = _video_frame(self._ffmpeg, source.path, self._width)
+            except _Refused as error:
+                reason: str | None = str(error)
+            else:
+                reason = cpu.run_cpu(_make_file, frame, files.webp, self._width, self._max_pixels, ("PNG",))
+            if reason is not None:
+                cpu.run_cpu(_write_atomic, files.marker, reason.encode())
+            return None, reason
         finally:
             _release(files.lock, fd)
 
-    def _make(self, source: Source, files: _Files) -> str | None:
-        if source.kind != "video":
-            formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
-            return cpu.run_cpu(_make_file, source.path, files.webp, self._width, self._max_pixels, formats)
-        try:
-            # On this greenlet, not the pool: gevent's subprocess cannot run in a native thread.
-            frame = _video_frame(self._ffmpeg, source.path, self._width)
-        except _Refused as error:
-            return str(error)
-        return cpu.run_cpu(_make_file, frame, files.webp, self._width, self._max_pixels, ("PNG",))
+
+def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: int,
+                 formats: tuple[str, ...]) -> tuple[Result | None, str | None]:
+    """Pool thread: under the cross-process lock, (what another process made meanwhile, None) or (None, why
+    no thumbnail can be made, None when it was)."""
+    fd = _acquire(files.lock)  # another worker may be making this one: wait for it
+    try:
+        done = _finished(key, files)
+        if done is not None:
+            return done, None
+        reason = _make_file(source, files.webp, width, max_pixels, formats)
+        if reason is not None:
+            _write_atomic(files.marker, reason.encode())
+        return None, reason
+    finally:
+        _release(files.lock, fd)
 
 
 def _finished(key: str, files: _Files) -> Result | None:
