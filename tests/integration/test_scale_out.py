@@ -74,11 +74,6 @@ def login(url: str, body: dict | None = None) -> requests.Response:
     return requests.post(url + "/api/auth/login", json=body or {"password": PASSWORD}, timeout=10, headers=CLOSE)
 
 
-def pids(log: str, request: str) -> set[str]:
-    """Worker pids that answered `request` (e.g. "POST /api/auth/login"), from gunicorn's access log."""
-    return set(re.findall(rf'pid=<(\d+)> \S+ fwd=\S+ "{re.escape(request)}', log))
-
-
 def rows_after(after: int, kind: str | None = None) -> list[int]:
     query = EventRow.select(EventRow.id).where(EventRow.id > after).order_by(EventRow.id)
     if kind is not None:
@@ -99,32 +94,21 @@ def workers(env: dict[str, str], tmp_path: Path, redis_url: str, count: int, nam
                      "PHOTONIX_SSE_HEARTBEAT_SECONDS": "1"}, tmp_path / f"{name}.log")
 
 
-def wait_for_workers(server: Gunicorn, count: int) -> None:
-    """Until `count` workers have answered: Gunicorn.start returns when the first one does, and on a small
-    machine the others are still loading the app, so every request would land on that first one."""
-    def answered() -> bool:
-        requests.get(server.url + "/health", headers=CLOSE, timeout=5)
-        return len(pids(server.log(), "GET /health")) >= count
-    wait_until(answered, WAIT_S, f"{count} workers answering")
-
-
 # -- one node, four workers ------------------------------------------------------------------------------
 
 def test_four_workers_keep_the_lockout_schedule_exact(env, tmp_path, private_gallery, redis_url):
     with workers(env, tmp_path, redis_url, 4) as server:
-        wait_for_workers(server, 4)
         answers = [login(server.url, WRONG) for _ in range(5)]
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
     assert [a.json().get("remainingAttempts") for a in answers[:4]] == [4, 3, 2, 1]
     locked = answers[4].json()
     assert locked["code"] == "LOGIN_LOCKED" and 58 <= locked["retryAfterSeconds"] <= 60, locked
-    answered = pids(server.log(), "POST /api/auth/login")
+    answered = server.pids("POST /api/auth/login")
     assert len(answered) >= 2, f"one worker answered every attempt ({answered}): nothing crossed workers"
 
 
 def test_an_event_reaches_streams_spread_over_the_workers(env, tmp_path, db, redis_url):
     with workers(env, tmp_path, redis_url, 4) as server:
-        wait_for_workers(server, 4)
         streams = [Stream(server.url, CLOSE) for _ in range(8)]
         try:
             for stream in streams:
@@ -137,7 +121,7 @@ def test_an_event_reaches_streams_spread_over_the_workers(env, tmp_path, db, red
             for stream in streams:
                 stream.close()
     # A stream's access-log line is written when it ends: the graceful stop ended them all.
-    answered = pids(server.log(), "GET /api/events")
+    answered = server.pids("GET /api/events")
     assert len(answered) >= 2, f"all 8 streams landed on one worker ({answered})"
     assert "Traceback" not in server.log()
 

@@ -10,6 +10,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -131,6 +132,8 @@ class Gunicorn:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 30.0) -> Gunicorn:
+        """Start, and return once every worker has answered (each /health on a new connection): on a small
+        machine the others are still loading the app when the first answers, and would get no request."""
         log = open(self.log_path, "ab")  # noqa: SIM115 (closed with the process)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
@@ -142,10 +145,20 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/health", timeout=2).status_code in (200, 503):
+                answer = requests.get(self.url + "/health", timeout=2, headers={"Connection": "close"})
+                if answer.status_code in (200, 503) and len(self.pids("GET /health")) >= self.workers:
                     return self
             time.sleep(0.1)
-        raise TimeoutError(f"gunicorn did not answer /health within {timeout_s}s:\n{self.log()}")
+        raise TimeoutError(f"not all {self.workers} gunicorn workers answered /health within {timeout_s}s:\n"
+                           f"{self.log()}")
+
+    @property
+    def workers(self) -> int:
+        return int(self.env.get("PHOTONIX_WORKERS") or 1)
+
+    def pids(self, request: str) -> set[str]:
+        """Worker pids that answered `request` (e.g. "POST /api/auth/login"), from gunicorn's access log."""
+        return set(re.findall(rf'pid=<(\d+)> \S+ fwd=\S+ "{re.escape(request)}', self.log()))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
