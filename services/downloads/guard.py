@@ -6,6 +6,7 @@ Used only through GuardedAdapter by services/downloads/fetch.py; the address rul
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import socket
 import sys
@@ -60,10 +61,8 @@ class _GuardedHTTPConnection(HTTPConnection):
 
         def shut_down() -> None:
             cut.set()
-            try:
+            with contextlib.suppress(OSError):  # already closed: nothing left to wake
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
         watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), shut_down)
         watchdog.daemon = True
