@@ -34,16 +34,18 @@ def server(env, tmp_path, db):
 
 
 def test_delivery_across_workers_and_replay(server):
-    client = Client(server.url)
-    client.wait(lambda c: c.kinds() == ["connected"])
-    started = time.monotonic()
-    answer = requests.put(server.url + "/api/settings", json={"siteTitle": "Across"}, timeout=5,
-                          headers={"X-Admin-Secret": ADMIN_SECRET, "Connection": "close"})
-    assert answer.status_code == 200
-    client.wait(lambda c: "settings-changed" in c.kinds(), timeout_s=2.0)  # the poller runs every 250 ms
-    delivered_s = time.monotonic() - started
-    last_id = client.events[-1][0]
-    client.close()
+    with server.connections(2) as (listening, changing):  # held by two different workers
+        client = Client(server.url, session=listening)
+        client.wait(lambda c: c.kinds() == ["connected"])
+        started = time.monotonic()
+        answer = changing.put(server.url + "/api/settings", json={"siteTitle": "Across"}, timeout=5,
+                              headers={"X-Admin-Secret": ADMIN_SECRET})
+        assert answer.status_code == 200 and server.worker_of(answer) == changing.worker != listening.worker
+        client.wait(lambda c: "settings-changed" in c.kinds(), timeout_s=2.0)  # the poller runs every 250 ms
+        delivered_s = time.monotonic() - started
+        last_id = client.events[-1][0]
+        client.close()
+    assert server.worker_of(client.response) == listening.worker  # the stream's line, written as it ended
     missed = [events.publish("index-progress", {"n": n}) for n in range(5)]
     again = Client(server.url, {"Last-Event-ID": last_id})
     again.wait(lambda c: len(c.events) >= 6)

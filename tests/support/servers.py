@@ -160,6 +160,40 @@ class Gunicorn:
         """Worker pids that answered `request` (e.g. "POST /api/auth/login"), from gunicorn's access log."""
         return set(re.findall(rf'pid=<(\d+)> \S+ fwd=\S+ "{re.escape(request)}', self.log()))
 
+    def worker_of(self, response: requests.Response, timeout_s: float = 5.0) -> str:
+        """Pid of the worker that answered `response`: its access-log line, found by the request id. (A
+        stream's line is written when the stream ends.)"""
+        pattern = re.compile(rf'pid=<(\d+)> .* rid={re.escape(response.headers["X-Request-Id"])}$', re.M)
+        deadline = time.monotonic() + timeout_s
+        while not (found := pattern.search(self.log())):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no access-log line for request {response.headers['X-Request-Id']}")
+            time.sleep(0.02)
+        return found.group(1)
+
+    @contextlib.contextmanager
+    def connections(self, count: int, workers: int = 2, tries: int = 200) -> Iterator[list[requests.Session]]:
+        """`count` kept-alive connections (one Session each, its `worker` the pid that accepted it) that reach
+        at least `workers` different workers, closed on exit (an idle one would delay a graceful stop). Which
+        worker accepts a new connection is the kernel's choice, and on a small busy machine one worker can
+        take every connection in a row: tests that must cross workers send their requests over these, at
+        once (gunicorn closes a connection idle for `keepalive`, 2 s)."""
+        held: dict[str, list[requests.Session]] = {}
+        try:
+            for _ in range(tries):
+                session = requests.Session()
+                session.worker = self.worker_of(session.get(self.url + "/health", timeout=5))
+                held.setdefault(session.worker, []).append(session)
+                if sum(map(len, held.values())) >= count and len(held) >= workers:
+                    break
+            else:
+                raise AssertionError(f"{tries} connections reached only {len(held)} worker(s)")
+            yield _round_robin(list(held.values()))[:count]
+        finally:
+            for sessions in held.values():
+                for session in sessions:
+                    session.close()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -172,6 +206,11 @@ class Gunicorn:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _round_robin(groups: list[list]) -> list:
+    """Every item, taking one from each group in turn."""
+    return [group[i] for i in range(max(map(len, groups))) for group in groups if i < len(group)]
 
 
 def _base_env() -> dict[str, str]:

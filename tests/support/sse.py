@@ -12,8 +12,9 @@ class EventStream:
     """Collects `(id, event, data)` per event (through `record`, which subclasses may change) and counts
     heartbeat comments; `wait(predicate)` polls until the predicate holds or fails with the last events."""
 
-    def __init__(self, url: str, headers: dict | None = None):
-        self.response = requests.get(url + "/api/events", stream=True, timeout=(5, 60), headers=headers or {})
+    def __init__(self, url: str, headers: dict | None = None, session: requests.Session | None = None):
+        self.response = (session or requests).get(url + "/api/events", stream=True, timeout=(5, 60),
+                                                  headers=headers or {})
         self.events: list[tuple] = []
         self.comments = 0
         self.ended = threading.Event()
