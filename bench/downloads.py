@@ -20,8 +20,7 @@ from PIL import Image
 
 from bench import data
 from bench.context import Context
-from bench.server import ADMIN_SECRET, CLOSE, REQUEST_TIMEOUT_S, BenchServer
-from bench.sse import _rss_kib
+from bench.server import ADMIN_SECRET, CLOSE, REQUEST_TIMEOUT_S, BenchServer, rss_kib
 from bench.stats import Row, Summary, Target, ratio
 from tests.support.feed_server import feed_server
 
@@ -99,13 +98,13 @@ def _configure(server: BenchServer, feeds) -> None:
 def _timed_run(server: BenchServer, pid: int, feed_url: str, number: int, count: int) -> tuple[float, float]:
     """Seconds from creating the task (which asks for a run at once) to its run having ended, and the
     worker's peak RSS growth meanwhile (KiB)."""
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     peak = [before]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(RSS_SAMPLE_S):
-            peak[0] = max(peak[0], _rss_kib(pid))
+            peak[0] = max(peak[0], rss_kib(pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
