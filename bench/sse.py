@@ -9,11 +9,12 @@ from __future__ import annotations
 import selectors
 import socket
 import time
-from pathlib import Path
+
+import requests
 
 from bench.context import Context
 from bench.probe import HealthProbe, between
-from bench.server import BenchServer, rss_kib
+from bench.server import CLOSE, REQUEST_TIMEOUT_S, BenchServer, rss_kib
 from bench.stats import Row, Summary, Target
 
 STREAMS = (5000, 1000)  # full, quick
@@ -45,7 +46,7 @@ def run(ctx: Context) -> None:
         after = rss_kib(pid)
         clients.keep(fanout)  # the fan-out target is about `fanout` connected clients
         time.sleep(SETTLE_S)
-        latencies = _fan_out(server.data_dir, clients, ctx.pick(*EVENTS))
+        latencies, ended_s = _fan_out(server, clients, ctx.pick(*EVENTS))
         clients.close()
     per_stream = (after - before) / (streams - 10)
     ctx.emit(Row(f"RSS per idle stream ({streams} streams)", "KiB", value=per_stream, target=Target("value", "<=", 24,
@@ -56,6 +57,8 @@ def run(ctx: Context) -> None:
     ctx.emit(Row(f"one event to {fanout} streams, publish → arrival", "ms", Summary.of(latencies).scaled(1000),
                  target=Target("p99", "<=", 1000, "ms")))
     ctx.note(f"worker RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB with {streams} streams")
+    ctx.note(f"the worker ended the {streams - fanout} hung-up streams {ended_s:.1f} s after the event that found "
+             "them (each a failed write and its clean-up); the fan-out was measured after that")
 
 
 class _Clients:
@@ -103,19 +106,23 @@ class _Clients:
         self.keep(0)
 
 
-def _fan_out(data_dir: Path, clients: _Clients, count: int) -> list[float]:
-    """Publish `count` events one by one; seconds from each publish to its arrival at each open stream."""
+def _fan_out(server: BenchServer, clients: _Clients, count: int) -> tuple[list[float], float]:
+    """Publish `count` events one by one; seconds from each publish to its arrival at each open stream, and
+    how long the worker took to end the streams whose clients had hung up."""
     from services import events
     from services.database import bind_database, close_connection, open_database
 
-    bind_database(open_database(f"sqlite:///{data_dir / 'photonix.db'}"))
+    bind_database(open_database(f"sqlite:///{server.data_dir / 'photonix.db'}"))
     socks, latencies = clients.socks, []
     # Streams whose client hung up notice it only at their next write: one unmeasured event lets the
-    # server find the closed ones, so what is measured is delivery to the connected clients.
+    # server find the closed ones, and the measuring starts once it has ended them all (/health's count),
+    # so what is measured is delivery to the connected clients.
+    found_at = time.monotonic()
     events.publish("settings-changed", {"keys": [], "benchFanout": -1})
     close_connection()
     clients._read_until(lambda s: b'"benchFanout":-1' in clients.buffers[s.fileno()], socks, DELIVERY_TIMEOUT_S)
-    time.sleep(1.0)
+    ended_s = _wait_for_streams(server, len(socks), DELIVERY_TIMEOUT_S * 6) - found_at
+    time.sleep(0.5)
     for n in range(count):
         marker = f'"benchFanout":{n}'.encode()
         published = time.monotonic()
@@ -126,5 +133,16 @@ def _fan_out(data_dir: Path, clients: _Clients, count: int) -> list[float]:
         for sock in clients.socks:
             clients.buffers[sock.fileno()] = b""
         time.sleep(0.5)
-    return latencies
+    return latencies, ended_s
 
+
+def _wait_for_streams(server: BenchServer, count: int, timeout_s: float) -> float:
+    """Poll /health until the worker counts `count` open streams; the monotonic time it did."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        open_now = requests.get(server.url + "/health", headers=CLOSE, timeout=REQUEST_TIMEOUT_S).json()["streams"]
+        if open_now <= count:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker still had {open_now} streams open after {timeout_s} s (expected {count})")
+        time.sleep(0.05)

@@ -118,9 +118,12 @@ def _stall_check(timeout_s: float) -> Callable[[], bool]:
         return lambda: False  # not a real socket (the test client): nothing can stall
 
     def stalled() -> bool:
+        # poll, not select: select() cannot watch a descriptor >= 1024, and a worker with a thousand streams has
+        # them (gevent's select even asks the real one first). Under gevent this poll waits cooperatively.
         try:
-            _, writable, _ = select.select([], [sock], [], timeout_s)  # cooperative under gevent
-            if writable:
+            watch = select.poll()
+            watch.register(sock, select.POLLOUT)
+            if watch.poll(timeout_s * 1000):  # writable, or closed (the write then fails at once)
                 return False
             log.info("dropped an event stream: the client read nothing for %ss", timeout_s)
             sock.shutdown(socket.SHUT_RDWR)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import struct
 import time
@@ -128,6 +129,33 @@ def test_the_per_ip_cap_answers_429_and_a_closed_stream_frees_its_slot(env, tmp_
         for sock in held:
             abort(sock, reset=True)
         wait_until(lambda: open_streams(server) == 0, 4, "every slot to be freed")
+
+
+def test_streams_past_descriptor_1024_live_through_their_heartbeats(env, tmp_path, db):
+    """select() cannot watch a descriptor of 1024 or more (FD_SETSIZE), and gevent's select() calls the real one
+    first: the check for a stalled reader took every stream past the 1,020th or so for a stalled one and ended it
+    at its first heartbeat. (The bench's fan-out to 1,000 streams met it once kept database connections moved
+    the worker's descriptors up by a few.)"""
+    count = 1100
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 200:  # the server inherits this process's limit
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * count), hard))
+    with serve(env, tmp_path, SSE_HEARTBEAT_SECONDS=1, SSE_MAX_PER_IP=100_000) as server:
+        streams = [connect_stream(server) for _ in range(count)]
+        try:
+            assert open_fds(worker_pid(server)) > 1024 + 50  # the last streams are past FD_SETSIZE
+            time.sleep(2.5)  # two heartbeats: each one ran the stall check
+            assert open_streams(server) == count
+            for sock in streams[-50:]:
+                received = b""
+                while b": heartbeat" not in received:
+                    chunk = sock.recv(4096)
+                    assert chunk, "the server ended a stream that was being read"
+                    received += chunk
+        finally:
+            for sock in streams:
+                abort(sock, reset=True)
+        assert "dropped an event stream" not in server.log()
 
 
 class TimedStream(EventStream):
