@@ -1,8 +1,8 @@
 """Opening the database named by a URL, binding it to the models, creating the schema.
 
 SQLite gets WAL, foreign keys, a busy timeout that waits cooperatively (see CooperativeCursor) and
-connections kept open between requests (ReusedSqliteDatabase); PostgreSQL gets a bounded connection pool with a wait timeout (an unbounded wait raises
-MaxConnectionsExceeded under load).
+connections kept open between requests (ReusedSqliteDatabase); PostgreSQL gets a bounded connection pool
+with a wait timeout (an unbounded wait raises MaxConnectionsExceeded under load).
 """
 
 from __future__ import annotations
