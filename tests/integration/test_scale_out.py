@@ -106,7 +106,7 @@ def test_four_workers_keep_the_lockout_schedule_exact(env, tmp_path, private_gal
     assert [a.json().get("remainingAttempts") for a in answers[:4]] == [4, 3, 2, 1]
     locked = answers[4].json()
     assert locked["code"] == "LOGIN_LOCKED" and 58 <= locked["retryAfterSeconds"] <= 60, locked
-    assert len(set(answered)) == 2, f"the attempts did not alternate between two workers: {answered}"
+    assert len(set(answered)) >= 2, f"the attempts did not alternate between workers: {answered}"
 
 
 def test_an_event_reaches_streams_spread_over_the_workers(env, tmp_path, db, redis_url):

@@ -182,17 +182,26 @@ class Gunicorn:
         try:
             for _ in range(tries):
                 session = requests.Session()
-                session.worker = self.worker_of(session.get(self.url + "/health", timeout=5))
+                session.worker = self._ask_worker(session)
                 held.setdefault(session.worker, []).append(session)
-                if sum(map(len, held.values())) >= count and len(held) >= workers:
-                    break
-            else:
-                raise AssertionError(f"{tries} connections reached only {len(held)} worker(s)")
-            yield _round_robin(list(held.values()))[:count]
+                if sum(map(len, held.values())) < count or len(held) < workers:
+                    continue
+                chosen = _round_robin(list(held.values()))[:count]
+                # A session idle past `keepalive` reconnects on its own, maybe to another worker: ask again.
+                for session in chosen:
+                    session.worker = self._ask_worker(session)
+                if len({session.worker for session in chosen}) >= workers:
+                    yield chosen
+                    return
+                held = _by_worker([s for group in held.values() for s in group])
+            raise AssertionError(f"{tries} connections reached only {len(held)} worker(s)")
         finally:
             for sessions in held.values():
                 for session in sessions:
                     session.close()
+
+    def _ask_worker(self, session: requests.Session) -> str:
+        return self.worker_of(session.get(self.url + "/health", timeout=5))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -206,6 +215,13 @@ class Gunicorn:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _by_worker(sessions: list[requests.Session]) -> dict[str, list[requests.Session]]:
+    grouped: dict[str, list[requests.Session]] = {}
+    for session in sessions:
+        grouped.setdefault(session.worker, []).append(session)
+    return grouped
 
 
 def _round_robin(groups: list[list]) -> list:
