@@ -6,6 +6,7 @@ Also the HTTP helpers every workload shares (timed requests, admin calls, login)
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import time
@@ -71,7 +72,7 @@ class BenchServer:
         master = self.gunicorn.proc.pid
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
+                fields = _stat_fields(stat)
             except OSError:
                 continue
             if int(fields[1]) == master:
@@ -104,6 +105,18 @@ def timed_get(session: requests.Session, url: str, **kwargs: Any) -> tuple[float
     started = time.perf_counter()
     response = session.get(url, timeout=REQUEST_TIMEOUT_S, **kwargs)
     return time.perf_counter() - started, response
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far, all its threads."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command name (which may hold spaces and parentheses):
+    [0] is the state, [1] the parent pid, [11] utime, [12] stime."""
+    return stat.read_text().rsplit(")", 1)[1].split()
 
 
 def rss_kib(pid: int) -> float:

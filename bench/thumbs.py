@@ -6,7 +6,6 @@ cleared before each round, with the CPU ceiling the shared cores set for it."""
 from __future__ import annotations
 
 import os
-import resource
 import threading
 import time
 from contextlib import nullcontext
@@ -18,7 +17,7 @@ import requests
 from bench import data, thumbs_raw
 from bench.context import Context
 from bench.profile import py_spy
-from bench.server import CLOSE, BenchServer, timed_get
+from bench.server import CLOSE, BenchServer, cpu_s, timed_get
 from bench.stats import Row, Summary, Target, ratio
 
 PHOTOS = (50, 12)  # full, quick
@@ -57,20 +56,20 @@ def throughput(ctx: Context, server: BenchServer, photos: list[Path]) -> None:
     """Images/s through HTTP with 1 and 2 clients, and what the CPU allowed: the client runs on the same cores,
     so cores / (CPU seconds of the worker and of the client per image) bounds the 2-client rate."""
     rates: dict[int, list[float]] = {1: [], 2: []}
-    cpu_s = {"server": 0.0, "client": 0.0}
+    spent = {"server": 0.0, "client": 0.0}
     worker = server.worker_pid()
     for index in range(ctx.pick(*ROUNDS)):
         for clients in ((1, 2) if index % 2 == 0 else (2, 1)):
             server.clear_thumbnails()
             with py_spy(ctx, worker, f"throughput-{clients}-clients") if index == 0 else nullcontext():
-                before = (_process_cpu_s(worker), _own_cpu_s())
+                before = (cpu_s(worker), _own_cpu_s())
                 rates[clients].append(len(photos) / _parallel(server, photos, clients))
                 if clients == 2:
-                    cpu_s["server"] += _process_cpu_s(worker) - before[0]
-                    cpu_s["client"] += _own_cpu_s() - before[1]
+                    spent["server"] += cpu_s(worker) - before[0]
+                    spent["client"] += _own_cpu_s() - before[1]
     one, two = (Summary.of(rates[n]) for n in (1, 2))
     images = len(photos) * len(rates[2])
-    per_image_ms = {side: 1000 * seconds / images for side, seconds in cpu_s.items()}
+    per_image_ms = {side: 1000 * seconds / images for side, seconds in spent.items()}
     ceiling = (os.cpu_count() or 2) * 1000 / sum(per_image_ms.values())
     ctx.emit(Row("HTTP throughput, 1 client", "images/s", one, value=one.median))
     ctx.emit(Row("HTTP throughput, 2 clients", "images/s", two, value=two.median, reference="CPU ceiling",
@@ -81,15 +80,9 @@ def throughput(ctx: Context, server: BenchServer, photos: list[Path]) -> None:
              f"{ceiling:.1f} images/s through HTTP here")
 
 
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads (/proc/<pid>/stat utime and stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    times = os.times()
+    return times.user + times.system
 
 
 def fetch(client, url: str, retry_s: float | None = RETRY_S, **kwargs) -> tuple[float, int]:

@@ -26,6 +26,7 @@ RAW_TARGET = Target("ratio", "<=", 1.2)  # product ≤ 1.2 × pyvips
 FSYNC_PROBE_BYTES = 30_000  # about one thumbnail
 FSYNC_PROBES = 20
 PARALLEL_THREADS = 2  # the server's CPU pool on 2 cores
+SERVER_THREADS = os.cpu_count() or PARALLEL_THREADS  # PHOTONIX_THUMB_THREADS defaults to the cores
 THROUGHPUT_ROUNDS = (3, 2)  # full, quick: each a cold run over every photo with 1 and with 2 threads
 THROUGHPUT_TARGET = Target("value", ">=", 35, "images/s")
 SPEEDUP_TARGET = Target("ratio", ">=", 1.7)
@@ -96,7 +97,7 @@ def _throughput(ctx: Context, photos: list[Path], vips_one: Method | None) -> No
                  ratio=ratio(two.median, vips), target=THROUGHPUT_TARGET))
     ctx.emit(Row(f"raw speedup, {PARALLEL_THREADS} threads vs 1", "×", value=speedup, ratio=speedup,
                  target=SPEEDUP_TARGET))
-    cpu.configure(os.cpu_count() or PARALLEL_THREADS)  # back to the server's default
+    cpu.configure(SERVER_THREADS)  # back to the server's default
 
 
 def _rate(method: Method, photos: list[Path], threads: int) -> float:
@@ -140,12 +141,11 @@ def _measure(ctx: Context, methods: dict[str, Method], photos: list[Path]) -> di
 
 
 def _product(cache: Path, threads: int | None = None) -> Method:
-    """The product's Thumbnailer; its CPU pool has `threads` threads, by default as many as the server's
-    (PHOTONIX_THUMB_THREADS defaults to the cores)."""
+    """The product's Thumbnailer; its CPU pool has `threads` threads, by default as many as the server's."""
     from services import cpu
     from services.thumbnails import Source, Thumbnailer
 
-    cpu.configure(threads or os.cpu_count() or PARALLEL_THREADS)
+    cpu.configure(threads or SERVER_THREADS)
     thumbnailer = Thumbnailer(cache, THUMB_WIDTH, MAX_PIXELS, ffmpeg=None)
 
     def make(path: Path, target: Path | None) -> None:

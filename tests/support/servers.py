@@ -178,27 +178,26 @@ class Gunicorn:
         worker accepts a new connection is the kernel's choice, and on a small busy machine one worker can
         take every connection in a row: tests that must cross workers send their requests over these, at
         once (gunicorn closes a connection idle for `keepalive`, 2 s)."""
-        held: dict[str, list[requests.Session]] = {}
+        opened: list[requests.Session] = []
         try:
             for _ in range(tries):
                 session = requests.Session()
                 session.worker = self._ask_worker(session)
-                held.setdefault(session.worker, []).append(session)
-                if sum(map(len, held.values())) < count or len(held) < workers:
+                opened.append(session)
+                by_worker = _by_worker(opened)
+                if len(opened) < count or len(by_worker) < workers:
                     continue
-                chosen = _round_robin(list(held.values()))[:count]
+                chosen = _round_robin(list(by_worker.values()))[:count]
                 # A session idle past `keepalive` reconnects on its own, maybe to another worker: ask again.
                 for session in chosen:
                     session.worker = self._ask_worker(session)
                 if len({session.worker for session in chosen}) >= workers:
                     yield chosen
                     return
-                held = _by_worker([s for group in held.values() for s in group])
-            raise AssertionError(f"{tries} connections reached only {len(held)} worker(s)")
+            raise AssertionError(f"{tries} connections reached only {len(_by_worker(opened))} worker(s)")
         finally:
-            for sessions in held.values():
-                for session in sessions:
-                    session.close()
+            for session in opened:
+                session.close()
 
     def _ask_worker(self, session: requests.Session) -> str:
         return self.worker_of(session.get(self.url + "/health", timeout=5))
