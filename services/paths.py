@@ -20,6 +20,7 @@ MAX_DEPTH = 32
 MAX_NAME_BYTES = 255
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".mov", ".m4v"})
+_KIND_BY_SUFFIX = {**dict.fromkeys(PHOTO_EXTENSIONS, "photo"), **dict.fromkeys(VIDEO_EXTENSIONS, "video")}
 _TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", "~")
 _TEMP_PREFIXES = ("~$", ".#")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -93,12 +94,7 @@ def visible_inside(root: Path, real: Path) -> bool:
 
 def media_kind(name: str) -> str | None:
     """'photo', 'video', or None for a name the gallery does not show."""
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in PHOTO_EXTENSIONS:
-        return "photo"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    return None
+    return _KIND_BY_SUFFIX.get(os.path.splitext(name)[1].lower())
 
 
 def is_listed(name: str) -> bool:

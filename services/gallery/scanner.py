@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
@@ -23,8 +24,7 @@ _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)
 _VIDEO_MIMES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):  # a tuple: a scan makes one per file, and a tuple is the cheapest to make
     name: str
     kind: str  # photo | video
     size: int
@@ -82,22 +82,23 @@ def probe(path: Path, kind: str) -> Probe:
 
 
 def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
-    if not is_listed(entry.name) or _surrogate(entry.name):
+    name = entry.name
+    if not is_listed(name) or (not name.isascii() and _surrogate(name)):
         return
     try:
         if entry.is_symlink() and not link_allowed(Path(entry.path), root):
             return
         is_dir = entry.is_dir()
-        kind = None if is_dir else media_kind(entry.name)
+        kind = None if is_dir else media_kind(name)
         if not is_dir and (kind is None or not entry.is_file()):
             return
         stat = entry.stat()
     except OSError:  # vanished meanwhile, a loop, or unreadable: not listed
         return
     if is_dir:
-        listing.folders.append(entry.name)
+        listing.folders.append(name)
     else:
-        listing.files.append(FileEntry(entry.name, kind, stat.st_size, stat.st_mtime))
+        listing.files.append(FileEntry(name, kind, stat.st_size, stat.st_mtime))
 
 
 def _surrogate(name: str) -> bool:
