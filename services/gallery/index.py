@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from peewee import fn
 
@@ -46,6 +46,11 @@ class _MediaChange:
     rows: list[tuple]  # new or changed files, in MEDIA_FIELDS order
     replaced: set[str]  # path hashes among rows that are already indexed (changed in place)
     gone: list[str]  # path hashes of files no longer there
+
+
+class _FolderReads(NamedTuple):
+    known: str  # SQL: name, size, mtime of the files indexed in one folder
+    mtime: str  # SQL: that folder's stored mtime
 
 
 @dataclass
@@ -143,20 +148,19 @@ class Indexer:
         return children
 
     @functools.cached_property
-    def _reads(self) -> tuple[str, str]:
+    def _reads(self) -> _FolderReads:
         """The SQL of the two reads every folder of a scan runs, built once and run on the raw cursor: peewee
         takes longer to build a small query, and to wrap its rows, than the database takes to answer it."""
         known = Media.select(Media.name, Media.size, Media.mtime).where(Media.folder_hash == "")
         mtime = Folder.select(Folder.mtime).where(Folder.path_hash == "")
-        return known.sql()[0], mtime.sql()[0]
+        return _FolderReads(known.sql()[0], mtime.sql()[0])
 
     def _known_files(self, rel: str) -> dict[str, tuple[int, float]]:
         """name → (size, mtime) of the files indexed in `rel`."""
-        rows = database.execute_sql(self._reads[0], (path_hash(rel),)).fetchall()
-        return {name: (size, mtime) for name, size, mtime in rows}
+        return {name: (size, mtime) for name, size, mtime in _folder_rows(self._reads.known, rel)}
 
     def _stored_mtime(self, rel: str) -> float | None:
-        rows = database.execute_sql(self._reads[1], (path_hash(rel),)).fetchall()
+        rows = _folder_rows(self._reads.mtime, rel)
         return rows[0][0] if rows else None
 
     def _media_change(self, rel: str, files: list[scanner.FileEntry]) -> _MediaChange:
@@ -215,6 +219,11 @@ def _write_media(change: _MediaChange) -> None:
             Media.insert_many(batch, fields=MEDIA_FIELDS).on_conflict_ignore().execute()
     for start in range(0, len(change.gone), BATCH_ROWS):
         Media.delete().where(Media.path_hash.in_(change.gone[start:start + BATCH_ROWS])).execute()
+
+
+def _folder_rows(sql: str, rel: str) -> list[tuple]:
+    """The rows of one of Indexer._reads for folder `rel` (its only parameter is the folder's path hash)."""
+    return database.execute_sql(sql, (path_hash(rel),)).fetchall()
 
 
 def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:
