@@ -45,25 +45,27 @@ def check_admin(role: str | None, problem: AppError | None, secret_configured: b
 
 
 def check_admin_secret(supplied: object, configured: str | None, lockout: Lockout, ip: str) -> None:
-    """Compare a supplied admin secret in constant time, under the shared per-IP lockout."""
+    """Compare a supplied admin secret in constant time, under the shared per-IP lockout (a place is
+    reserved before the comparison)."""
     if configured is None:
         raise AdminSecretNotConfigured()
-    lockout.check(ip)
+    attempt = lockout.reserve(ip)
     if not isinstance(supplied, str) or not _same_secret(supplied, configured):
-        outcome = lockout.record_failure(ip, "wrong admin secret")
+        outcome = lockout.record_failure(attempt, "wrong admin secret")
         raise AdminSecretInvalid(remainingAttempts=outcome.remaining_attempts, nextLockSeconds=outcome.next_lock_s)
-    lockout.clear(ip)
+    lockout.record_success(attempt)
 
 
 def check_login(state: AuthState, attempt: object, lockout: Lockout, ip: str) -> None:
-    """Check a gallery password attempt under the lockout; return only when it is right."""
+    """Check a gallery password attempt under the lockout (a place is reserved before bcrypt runs); return
+    only when it is right."""
     if not state.password_enabled:
         raise PasswordDisabled()
-    lockout.check(ip)
+    reserved = lockout.reserve(ip)
     if not verify_password(attempt, state.password_hash):
-        outcome = lockout.record_failure(ip, "wrong gallery password")
+        outcome = lockout.record_failure(reserved, "wrong gallery password")
         raise InvalidCredentials(remainingAttempts=outcome.remaining_attempts, nextLockSeconds=outcome.next_lock_s)
-    lockout.clear(ip)
+    lockout.record_success(reserved)
 
 
 def admin_fingerprint(admin_secret: str, jwt_secret: str) -> str:

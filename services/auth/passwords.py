@@ -1,4 +1,4 @@
-"""Gallery password hashing and checking with bcrypt, always on the native thread pool.
+"""Gallery password hashing and checking with bcrypt, always on the CPU pool's password lane.
 
 Passwords are 8-72 bytes of UTF-8: bcrypt ignores bytes past 72, so longer ones are refused
 rather than silently truncated. A malformed attempt costs one bcrypt check like a wrong one, so
@@ -12,7 +12,7 @@ import functools
 import bcrypt
 
 from errors import ValidationFailed
-from services.cpu import run_cpu
+from services.cpu import run_password
 
 MIN_PASSWORD_BYTES = 8
 MAX_PASSWORD_BYTES = 72
@@ -33,7 +33,7 @@ def validate_new_password(password: object, field: str = "newPassword") -> bytes
 
 def hash_password(password: object, field: str = "newPassword") -> str:
     encoded = validate_new_password(password, field)
-    return run_cpu(lambda: bcrypt.hashpw(encoded, bcrypt.gensalt(BCRYPT_ROUNDS)).decode())
+    return run_password(lambda: bcrypt.hashpw(encoded, bcrypt.gensalt(BCRYPT_ROUNDS)).decode())
 
 
 def verify_password(attempt: object, password_hash: str | None) -> bool:
@@ -42,7 +42,7 @@ def verify_password(attempt: object, password_hash: str | None) -> bool:
     candidate = attempt.encode("utf-8") if usable else b"x"
     reference = (password_hash or _dummy_hash()).encode()
     try:
-        matched = run_cpu(bcrypt.checkpw, candidate, reference)
+        matched = run_password(bcrypt.checkpw, candidate, reference)
     except ValueError:  # a corrupt stored hash: nobody gets in, and the log says why
         raise RuntimeError("the stored password hash is not a bcrypt hash") from None
     return matched and usable and password_hash is not None
@@ -51,4 +51,4 @@ def verify_password(attempt: object, password_hash: str | None) -> bool:
 @functools.cache
 def _dummy_hash() -> str:
     """Checked against when there is no real hash, so such failures take as long as real ones."""
-    return run_cpu(lambda: bcrypt.hashpw(b"photonix-no-password", bcrypt.gensalt(BCRYPT_ROUNDS)).decode())
+    return run_password(lambda: bcrypt.hashpw(b"photonix-no-password", bcrypt.gensalt(BCRYPT_ROUNDS)).decode())

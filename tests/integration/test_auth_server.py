@@ -126,7 +126,7 @@ def test_two_workers_share_the_lockout_through_redis(env, tmp_path, private_gall
                 lambda c: c.post(server.url + "/api/auth/login", json=WRONG, timeout=10), connections))
         answered = {server.worker_of(answer) for answer in answers}
         codes = sorted(a.status_code for a in answers)
-        assert codes == [401] * 4 + [429] * 12  # every failure counted exactly once, across workers
+        assert codes == [401] * 4 + [429] * 12  # 4 free checks and the 5th, which locks; 11 refused unchecked
         after = login(server.url)
-        assert after.status_code == 429 and int(after.headers["Retry-After"]) > 3000  # 16th failure: 3600 s
+        assert after.status_code == 429 and int(after.headers["Retry-After"]) <= 60  # the 5th failure's lock
     assert len(answered) == 2, f"both workers should have answered logins ({answered})"

@@ -8,9 +8,11 @@ import contextlib
 import json
 import re
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -97,16 +99,44 @@ def workers(env: dict[str, str], tmp_path: Path, redis_url: str, count: int, nam
 # -- one node, four workers ------------------------------------------------------------------------------
 
 def test_four_workers_keep_the_lockout_schedule_exact(env, tmp_path, private_gallery, redis_url):
-    with workers(env, tmp_path, redis_url, 4) as server, server.connections(2) as connections:
+    """Sequential attempts from one client, then a parallel burst from another: both admitted exactly (each
+    attempt takes its place in Redis before bcrypt runs), whichever workers answer."""
+    trusting = {**env, "PHOTONIX_TRUSTED_PROXIES": "1"}  # one proxy hop: X-Forwarded-For names the client
+    with workers(trusting, tmp_path, redis_url, 4) as server, server.connections(2) as connections:
         # Attempts take turns on connections held by two different workers.
-        answers = [connections[n % 2].post(server.url + "/api/auth/login", json=WRONG, timeout=10)
-                   for n in range(5)]
+        answers = [connections[n % 2].post(server.url + "/api/auth/login", json=WRONG, timeout=10,
+                                           headers={"X-Forwarded-For": "203.0.113.1"}) for n in range(5)]
         answered = [server.worker_of(answer) for answer in answers]
+        burst, burst_workers = parallel_burst(server, "203.0.113.2", 30)
+        after = requests.post(server.url + "/api/auth/login", json={"password": PASSWORD}, timeout=10,
+                              headers={"X-Forwarded-For": "203.0.113.2", **CLOSE})
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
     assert [a.json().get("remainingAttempts") for a in answers[:4]] == [4, 3, 2, 1]
     locked = answers[4].json()
     assert locked["code"] == "LOGIN_LOCKED" and 58 <= locked["retryAfterSeconds"] <= 60, locked
     assert len(set(answered)) >= 2, f"the attempts did not alternate between workers: {answered}"
+
+    codes = sorted((a.status_code, a.json()["code"]) for a in burst)
+    assert codes == [(401, "INVALID_CREDENTIALS")] * 4 + [(429, "LOGIN_LOCKED")] * 26
+    checked = re.findall(r"wrong gallery password from 203\.0\.113\.2 \(failure (\d+)", server.log())
+    assert sorted(map(int, checked)) == [1, 2, 3, 4, 5]  # five bcrypt checks in all the workers, no more
+    assert (after.status_code, after.json()["code"]) == (429, "LOGIN_LOCKED")  # the right password too
+    assert len(burst_workers) >= 3, f"the burst did not spread over the workers: {burst_workers}"
+
+
+def parallel_burst(server: Gunicorn, client: str, count: int) -> tuple[list[requests.Response], set[str]]:
+    """`count` wrong logins from `client` released at once on connections spread over the workers; the answers
+    and the workers that gave them."""
+    gate = threading.Barrier(count)
+
+    def attempt(connection: requests.Session) -> requests.Response:
+        gate.wait(30)
+        return connection.post(server.url + "/api/auth/login", json=WRONG, timeout=30,
+                               headers={"X-Forwarded-For": client})
+
+    with server.connections(count, workers=3) as connections, ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(attempt, connections))
+    return answers, {server.worker_of(answer) for answer in answers}
 
 
 def test_an_event_reaches_streams_spread_over_the_workers(env, tmp_path, db, redis_url):

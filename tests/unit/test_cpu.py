@@ -1,4 +1,5 @@
-"""services/cpu.py: results and errors come back; under gevent the hub keeps serving while CPU work runs."""
+"""services/cpu.py: results and errors come back; under gevent the hub keeps serving while CPU work runs; image
+work and password checks each have their own lane, so neither waits behind the other (shown with events)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -54,8 +56,11 @@ def max_tick_gap(work):
 
 
 def offloaded():
-    hashes = [gevent.spawn(cpu.run_cpu, bcrypt.hashpw, b"pw%d" % i, salt) for i in range(2)]
-    gevent.joinall(hashes, timeout=30, raise_error=True)
+    # Password checks and image work at once: the image lane takes turns with the password lane.
+    hashes = [gevent.spawn(cpu.run_password, bcrypt.hashpw, b"pw%d" % i, salt) for i in range(2)]
+    images = [gevent.spawn(cpu.run_cpu, bcrypt.hashpw, b"img%d" % i, salt) for i in range(3)]
+    gevent.joinall(hashes + images, timeout=30, raise_error=True)
+    assert all(i.successful() for i in images)
     return [h.value for h in hashes]
 
 
@@ -71,8 +76,8 @@ print(json.dumps({
     "inline_gap": inline_gap,
     "hashes_ok": all(bcrypt.checkpw(b"pw%d" % i, h) for i, h in enumerate(hashes)),
     "error": error,
-    "dedicated_pool": isinstance(cpu._pool, gevent.threadpool.ThreadPool)
-    and cpu._pool is not gevent.get_hub().threadpool,
+    "dedicated_pool": all(isinstance(lane._pool, gevent.threadpool.ThreadPool)
+                          and lane._pool is not gevent.get_hub().threadpool for lane in (cpu.images, cpu.passwords)),
     "busy_after": cpu.busy(),
 }))
 """
@@ -119,6 +124,96 @@ def test_busy_counts_tasks_in_flight_and_size_follows_configure():
     cpu.configure(3)
     assert cpu.size() == 3
     assert cpu.run_cpu(sum, [1, 2, 3]) == 6
+
+
+class Held:
+    """Tasks that report when they start and wait until the test releases them; counts how many ran at once."""
+
+    def __init__(self):
+        self.release, self.changed = threading.Event(), threading.Condition()
+        self.running = self.most = 0
+
+    def task(self, result="done"):
+        with self.changed:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.changed.notify_all()
+        try:
+            assert self.release.wait(10), "the test never released its tasks"
+            return result
+        finally:
+            with self.changed:
+                self.running -= 1
+
+    def wait_running(self, count):
+        with self.changed:  # 10 s only as a failsafe
+            assert self.changed.wait_for(lambda: self.running >= count, 10), (self.running, count)
+
+
+def until(predicate):
+    """Wait for the pool's own state, not for time (the 5 s deadline is only a failsafe)."""
+    deadline = time.monotonic() + 5
+    while not predicate():
+        assert time.monotonic() < deadline, "the pool never reached the expected state"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("pool_size, cores, lane", [(2, 2, 1), (1, 2, 1), (4, 2, 2), (8, 2, 2), (8, 8, 4)])
+def test_the_password_lane_has_a_thread_per_core_at_most_and_half_the_pool_at_most(pool_size, cores, lane):
+    cpu.configure(pool_size, cores=cores)
+    assert (cpu.size(), cpu.passwords.size) == (pool_size, lane)
+
+
+def test_a_password_check_runs_while_image_work_fills_its_lane():
+    images = Held()
+    with ThreadPoolExecutor(5) as callers:
+        held = [callers.submit(cpu.run_cpu, images.task) for _ in range(4)]  # 2 running, 2 queued
+        images.wait_running(2)
+        until(lambda: cpu.busy() == 4)
+        assert callers.submit(cpu.run_password, lambda: "checked").result(5) == "checked"
+        images.release.set()
+        assert [f.result(5) for f in held] == ["done"] * 4
+
+
+def test_image_work_runs_while_password_checks_fill_their_lane():
+    checks = Held()
+    with ThreadPoolExecutor(5) as callers:
+        held = [callers.submit(cpu.run_password, checks.task) for _ in range(4)]
+        checks.wait_running(cpu.passwords.size)
+        until(lambda: cpu.passwords.busy() == 4)
+        assert cpu.busy() == 0  # password checks do not count as image work (thumbnails' back-pressure)
+        assert callers.submit(cpu.run_cpu, lambda: "thumbnail").result(5) == "thumbnail"
+        checks.release.set()
+        assert [f.result(5) for f in held] == ["done"] * 4
+
+
+def test_image_work_gives_a_core_to_each_running_password_check():
+    checks, images = Held(), Held()
+    with ThreadPoolExecutor(4) as callers:
+        check = callers.submit(cpu.run_password, checks.task)
+        checks.wait_running(1)
+        held = [callers.submit(cpu.run_cpu, images.task) for _ in range(2)]
+        images.wait_running(1)
+        until(lambda: cpu.images.waiting == 1)  # the second waits for its turn, not for a thread
+        assert images.running == 1
+        checks.release.set()
+        assert check.result(5) == "done"
+        images.wait_running(2)  # the check is over: both image threads work again
+        images.release.set()
+        assert [f.result(5) for f in held] == ["done"] * 2
+
+
+def test_password_checks_never_use_more_threads_than_their_lane():
+    cpu.configure(4, cores=2)
+    checks = Held()
+    with ThreadPoolExecutor(10) as callers:
+        held = [callers.submit(cpu.run_password, checks.task) for _ in range(10)]
+        until(lambda: cpu.passwords.busy() == 10)  # every check handed to the lane ...
+        checks.wait_running(2)  # ... and the lane's two threads busy with the first two
+        checks.release.set()
+        assert [f.result(5) for f in held] == ["done"] * 10
+    assert checks.most == 2
+    assert cpu.run_password(lambda: threading.current_thread().name).startswith("photonix-bcrypt")
 
 
 def test_configure_refuses_an_empty_pool():
