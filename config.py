@@ -53,7 +53,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SCAN_INTERVAL_SECONDS", "300", "interval of the incremental index scan"),
     Variable("AUTH_DEBUG", "0", "log every auth decision with its reason (never secrets)"),
     Variable("SSE_HEARTBEAT_SECONDS", "15", "interval of heartbeat comments on event streams"),
-    Variable("SSE_MAX_PER_IP", "20", "concurrent event streams per client IP"),
+    Variable("SSE_MAX_PER_IP", "32", "concurrent event streams per client (IPv4 address or IPv6 network)"),
+    Variable("IPV6_PREFIX", "64", "IPv6 clients are counted per network of this prefix length (32 to 128)"),
     Variable("MAX_IMAGE_PIXELS", "200000000", "images above this pixel count are refused undecoded"),
     Variable("DEV", "0", "development mode: generates and keeps a JWT secret in DATA_DIR"),
     Variable("RATE_LIMIT", "3000/minute", "global per-IP API rate limit"),
@@ -92,7 +93,8 @@ class Config:
     scan_interval_seconds: int = 300
     auth_debug: bool = False
     sse_heartbeat_seconds: int = 15
-    sse_max_per_ip: int = 20
+    sse_max_per_ip: int = 32
+    ipv6_prefix: int = 64
     max_image_pixels: int = 200_000_000
     dev: bool = False
     rate_limit: str = "3000/minute"
@@ -185,7 +187,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "scan_interval_seconds": r.integer("SCAN_INTERVAL_SECONDS", 300, 1, 7 * 24 * 3600),
         "auth_debug": r.flag("AUTH_DEBUG"),
         "sse_heartbeat_seconds": r.integer("SSE_HEARTBEAT_SECONDS", 15, 1, 3600),
-        "sse_max_per_ip": r.integer("SSE_MAX_PER_IP", 20, 1, 100_000),
+        "sse_max_per_ip": r.integer("SSE_MAX_PER_IP", 32, 1, 100_000),
+        "ipv6_prefix": r.integer("IPV6_PREFIX", 64, 32, 128),
         "max_image_pixels": r.integer("MAX_IMAGE_PIXELS", 200_000_000, 1_000_000, 10_000_000_000),
         "rate_limit": _rate_limit(r),
     }

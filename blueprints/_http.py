@@ -9,7 +9,7 @@ from werkzeug.routing import PathConverter
 
 from config import Config
 from errors import InvalidJson
-from services.auth.lockout import normalize_ip
+from services.clients import client_key
 
 
 class GalleryPathConverter(PathConverter):
@@ -33,8 +33,10 @@ def json_body() -> dict[str, Any]:
 
 
 def client_ip() -> str:
-    """The client's address as resolved through PHOTONIX_TRUSTED_PROXIES hops (ProxyFix)."""
-    return normalize_ip(request.remote_addr)
+    """The client's key (services/clients.py) for the address resolved through PHOTONIX_TRUSTED_PROXIES hops
+    (ProxyFix): an IPv4 address, or an IPv6 network such as "2001:db8:1:2::/64". The lockout, the rate limit,
+    the event-stream cap and the auth log lines all count and name clients by it."""
+    return client_key(request.remote_addr, app_config().ipv6_prefix)
 
 
 def secure_cookies() -> bool:

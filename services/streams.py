@@ -1,4 +1,6 @@
-"""Concurrent event streams per client IP in this process, so one address cannot hold every connection.
+"""Concurrent event streams per client in this process, so one client cannot hold every connection. A client is
+its key from services/clients.py (an IPv4 address or an IPv6 network); a stream gives its slot back when it ends,
+which blueprints/events.py makes happen as soon as the client hangs up.
 
 Counts live in process memory: a worker that dies takes its counts with it. With several workers the
 cap applies per worker (each stream is one long request on one worker).
@@ -17,7 +19,7 @@ class StreamSlots:
         self._open: Counter[str] = Counter()
 
     def acquire(self, ip: str) -> bool:
-        """Take a slot for `ip`; False when it already has max_per_ip streams open here."""
+        """Take a slot for client key `ip`; False when it already has max_per_ip streams open here."""
         with self._lock:
             if self._open[ip] >= self.max_per_ip:
                 return False
