@@ -26,6 +26,7 @@ from blueprints import (
     thumbnails,
 )
 from blueprints._auth import init_auth
+from blueprints._guard import refuse_cross_site
 from blueprints._http import GalleryPathConverter
 from config import Config, load_config
 from services.database import bind_database, close_connection, open_database
@@ -52,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
         hops = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
     errors.register(app)
+    app.before_request(refuse_cross_site)  # before the rate limit, auth and lockout
     init_auth(app)
     for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp, thumbnails.bp, events.bp,
                       downloads.bp, openapi.bp, pages.bp):

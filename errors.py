@@ -57,6 +57,13 @@ class Forbidden(AppError):
     message = "You are not allowed to do this."
 
 
+class CrossSiteRequest(Forbidden):
+    """A state-changing request sent by another site's page (Sec-Fetch-Site or Origin say so)."""
+
+    code = "CROSS_SITE_REQUEST"
+    message = "Changes are accepted only from this gallery's own pages, not from another site."
+
+
 class PathForbidden(Forbidden):
     code = "PATH_FORBIDDEN"
     message = "This path leads outside the gallery."

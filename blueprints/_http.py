@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
+from blueprints._json import parse_object
 from config import Config
-from errors import InvalidJson
+from errors import PayloadTooLarge, UnsupportedMediaType
 from services.clients import client_key
+
+KIB = 1024
+DEFAULT_JSON_BODY_BYTES = 4 * KIB  # login, admin secret: one short field
+# Bigger JSON bodies by blueprint: browse (viewed) takes a gallery path of up to 2048 characters, which
+# is 12 KiB when escaped as \uXXXX; settings a password and a title; downloads up to 100 tags, a 4 KiB
+# cookie and 1000 picked entry keys. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for uploads.
+JSON_BODY_BYTES = {"browse": 16 * KIB, "settings": 16 * KIB, "downloads": 256 * KIB}
 
 
 class GalleryPathConverter(PathConverter):
@@ -25,11 +34,27 @@ def app_config() -> Config:
 
 
 def json_body() -> dict[str, Any]:
-    """The request body as a JSON object, or InvalidJson (400) when it is anything else."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise InvalidJson("The request body must be a JSON object.")
-    return body
+    """The request body as a JSON object: the one JSON parser of the API.
+
+    415 UnsupportedMediaType unless sent as application/json; 413 PayloadTooLarge over the route's
+    cap, reading no further than the cap (with or without Content-Length); 400 InvalidJson for
+    anything but an object of finite numbers and real text nested at most MAX_JSON_DEPTH levels.
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType()
+    max_bytes = JSON_BODY_BYTES.get(request.blueprint or "", DEFAULT_JSON_BODY_BYTES)
+    too_large = PayloadTooLarge(f"The request body may be at most {max_bytes // KIB} KiB here.")
+    if (request.content_length or 0) > max_bytes:
+        raise too_large
+    # A chunked body has no Content-Length: werkzeug stops reading one byte past the cap (or raises 413).
+    request.max_content_length = max_bytes + 1
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    if len(raw) > max_bytes:
+        raise too_large
+    return parse_object(raw)
 
 
 def client_ip() -> str:

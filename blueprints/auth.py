@@ -35,7 +35,7 @@ from blueprints._auth import (
 )
 from blueprints._http import app_config, client_ip, json_body, secure_cookies
 from errors import TokenRevoked, Unauthorized, ValidationFailed
-from services.auth import access, diagnosis
+from services.auth import access, diagnosis, origins
 from services.auth.lockout import normalize_ip
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -126,7 +126,22 @@ def _observed() -> diagnosis.Observed:
         cookies=sorted(name for name in request.cookies if name in CSRF_COOKIES or name in CSRF_COOKIES.values()),
         jwt_state="valid" if who.role else who.problem.code if who.problem else "none",
         jwt_source=credential_source(), jwt_issued_at=_issued_at(), client_time=_client_time(),
+        **_origin_fields(config.public_url),
     )
+
+
+def _origin_fields(public_url: str | None) -> dict:
+    """What the cross-site guard (blueprints/_guard.py) would make of a change sent from this page. A
+    same-origin GET carries no Origin, so the page's Referer stands in (pages send it: Referrer-Policy
+    same-origin)."""
+    origin, source = request.headers.get("Origin"), "origin"
+    if not origin:
+        origin, source = origins.origin_of(request.headers.get("Referer", "")), "referer"
+    origin, source = (origin[:200], source) if origin else (None, "none")
+    fetch_site = request.headers.get("Sec-Fetch-Site", "")[:40] or None
+    own = origins.server_origins(request.scheme, request.host, public_url)
+    return {"origin": origin, "origin_source": source, "sec_fetch_site": fetch_site, "server_origins": own,
+            "cross_site_refusal": origins.cross_site_reason(origin, fetch_site, own)}
 
 
 def _issued_at() -> float | None:

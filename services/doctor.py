@@ -16,7 +16,7 @@ from limits.storage import storage_from_string
 from config import Config
 from models import ALL_MODELS
 from services import database
-from services.auth import diagnosis
+from services.auth import diagnosis, origins
 
 URL_TIMEOUT_S = (5, 15)  # connect, read
 
@@ -40,9 +40,11 @@ def check_url(url: str, verify_tls: bool = True) -> list[Check]:
     download center's guarded client would rightly refuse.
     """
     endpoint = url.rstrip("/") + "/api/auth/diagnose"
+    # Sent as a browser on `url` would send it, so the server says whether it would refuse its logins.
+    origin = origins.origin_of(url)
     try:
         response = requests.get(endpoint, params={"clientTime": f"{time.time():.3f}"}, timeout=URL_TIMEOUT_S,
-                                verify=verify_tls, allow_redirects=False)
+                                headers={"Origin": origin} if origin else {}, verify=verify_tls, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         return [Check("url", False, f"{url}: TLS failed: {exc}",
                       "install a certificate the system trusts (e.g. certbot), or pass --insecure to look past it")]

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from services.auth import origins
+
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix",
                  "X-Forwarded-Port", "X-Real-IP", "Forwarded")
 MAX_CLOCK_SKEW_S = 60
@@ -38,6 +40,11 @@ class Observed:
     jwt_source: str = "none"  # headers, cookies or none
     jwt_issued_at: float | None = None
     client_time: float | None = None
+    origin: str | None = None  # the browser page's origin: its Origin header, else its Referer's
+    origin_source: str = "none"  # origin, referer or none
+    sec_fetch_site: str | None = None
+    server_origins: list[str] = field(default_factory=list)  # what the cross-site guard accepts as its own
+    cross_site_refusal: str | None = None  # why a change sent like this would get 403 CROSS_SITE_REQUEST
 
     def to_json(self) -> dict[str, Any]:
         return {_camel(name): value for name, value in asdict(self).items()}
@@ -62,6 +69,7 @@ def hints(seen: Observed, public_url: str | None) -> list[Hint]:
         found += _public_url_hints(seen, public_url)
     elif seen.cookie_secure == "true" and seen.scheme == "http":
         found.append(_secure_over_http())
+    found += _origin_hints(seen)
     found += _token_hints(seen)
     return found
 
@@ -103,6 +111,27 @@ def _public_url_hints(seen: Observed, public_url: str) -> list[Hint]:
                           f"proxy_set_header X-Forwarded-Prefix {expected_prefix or '/'}; "
                           "and set PHOTONIX_TRUSTED_PROXIES=1."))
     return found
+
+
+def _origin_hints(seen: Observed) -> list[Hint]:
+    if seen.sec_fetch_site == "cross-site":
+        return [Hint("CROSS_SITE", "This request came from a page on another site (Sec-Fetch-Site: cross-site): "
+                     "logins and other changes sent like it are refused with 403 CROSS_SITE_REQUEST.",
+                     "Use the gallery from its own address; other sites cannot log in or change anything.")]
+    if seen.origin is None or origins.origin_of(seen.origin) in seen.server_origins:
+        return []
+    own = seen.server_origins[0] if seen.server_origins else f"{seen.scheme}://{seen.host}"
+    if seen.cross_site_refusal:
+        effect = "logins and every other change from it are refused with 403 CROSS_SITE_REQUEST."
+    else:
+        effect = ("this browser vouches for its own requests (Sec-Fetch-Site), but browsers that do not send "
+                  "that header get 403 CROSS_SITE_REQUEST on every login and change.")
+    return [Hint("ORIGIN_MISMATCH",
+                 f"The browser is at {seen.origin} but the server takes itself for {own} (scheme and Host as the "
+                 f"proxy passes them): {effect}",
+                 "In nginx: proxy_set_header Host $host; (on a non-standard port $http_host, or X-Forwarded-Host) "
+                 "and proxy_set_header X-Forwarded-Proto $scheme; with PHOTONIX_TRUSTED_PROXIES=1 (one per proxy); "
+                 "or set PHOTONIX_PUBLIC_URL to the address the browser uses.")]
 
 
 def _token_hints(seen: Observed) -> list[Hint]:

@@ -7,6 +7,7 @@ restart. Unknown keys and values out of range are refused naming the field; noth
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -99,7 +100,8 @@ def _checked(name: str, value: object) -> object:
         return value
     if name == "allowedPorts":
         return _ports(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind == "int" and value != int(value)):
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or (kind == "int" and value != int(value))):  # NaN and inf from a caller other than the API
         raise ValidationFailed(name, f"{name} must be a{'n integer' if kind == 'int' else ' number'}.")
     low, high = RANGES[name]
     if not low <= value <= high:

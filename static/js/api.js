@@ -57,6 +57,10 @@ function send(path, { method, body, admin, signal }) {
   if (body !== undefined && !(body instanceof FormData) && !(body instanceof Blob)) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
+  } else if (body === undefined && UNSAFE.includes(method)) {
+    // A bodiless change says JSON too: the server refuses other bodies, and a browser never sends this
+    // header cross-site without asking first (CORS preflight).
+    headers["Content-Type"] = "application/json";
   }
   return fetch(path, { method, body: payload, headers, credentials: "same-origin", cache: "no-store", signal });
 }

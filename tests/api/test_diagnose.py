@@ -1,13 +1,14 @@
 """GET /api/auth/diagnose and the hints it gives for each way a proxy setup breaks logins."""
 
 import time
+from types import SimpleNamespace
 
 import jwt as pyjwt
 import pytest
 
 from app import create_app
 from config import load_config
-from services import settings
+from services import doctor, settings
 from services.auth.passwords import hash_password
 from services.database import init_db
 from tests.conftest import ADMIN_SECRET, JWT_SECRET
@@ -109,3 +110,57 @@ def test_valid_login_cookies_are_seen(client):
 def test_bad_client_time_is_400(client, value):
     response = client.get(f"/api/auth/diagnose?clientTime={value}")
     assert response.status_code == 400 and response.get_json()["field"] == "clientTime"
+
+
+# --- the cross-site guard as the browser and `photonix doctor --url` see it -------------------------
+HOST_LOST = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}  # nginx passed Host 127.0.0.1:8000
+
+
+def test_a_proxy_that_loses_the_host_is_named_before_logins_fail(env):
+    client = client_for(env, TRUSTED_PROXIES="1")
+    page = {**HOST_LOST, "Referer": "https://photos.example.com/", "Sec-Fetch-Site": "same-origin"}
+    body = client.get("/api/auth/diagnose", headers=page, base_url="http://127.0.0.1:8000").get_json()
+    assert body["origin"] == "https://photos.example.com" and body["originSource"] == "referer"
+    assert body["serverOrigins"] == ["https://127.0.0.1:8000"] and body["crossSiteRefusal"] is None
+    assert codes(body) == ["ORIGIN_MISMATCH"] and not body["ok"]
+    hint = body["hints"][0]
+    assert "browsers that do not send that header get 403" in hint["problem"]
+    assert "proxy_set_header Host $host" in hint["fix"] and "X-Forwarded-Host" in hint["fix"]
+    assert "PHOTONIX_TRUSTED_PROXIES" in hint["fix"] and "PHOTONIX_PUBLIC_URL" in hint["fix"]
+    sent = {**HOST_LOST, "Origin": "https://photos.example.com"}
+    for fetch_site, status in (("same-origin", 200), (None, 403)):  # a current browser vouches; an older one cannot
+        headers = {**sent, "Sec-Fetch-Site": fetch_site} if fetch_site else sent
+        login = client.post("/api/auth/admin", json={"adminSecret": ADMIN_SECRET}, headers=headers,
+                            base_url="http://127.0.0.1:8000")
+        assert login.status_code == status
+
+
+def test_the_public_url_origin_is_accepted_and_reported(env):
+    client = client_for(env, TRUSTED_PROXIES="1", PUBLIC_URL="https://photos.example.com")
+    body = client.get("/api/auth/diagnose", headers={**NGINX, "Origin": "https://photos.example.com"}).get_json()
+    assert body["ok"] and body["crossSiteRefusal"] is None and body["originSource"] == "origin"
+    assert body["serverOrigins"] == ["https://photos.example.com"]
+
+
+def test_a_page_on_another_site_is_told_so(client):
+    body = client.get("/api/auth/diagnose", headers={"Origin": "https://evil.example",
+                                                      "Sec-Fetch-Site": "cross-site"}).get_json()
+    assert codes(body) == ["CROSS_SITE"] and body["secFetchSite"] == "cross-site"
+
+
+def test_doctor_url_sends_the_urls_origin_and_reports_the_refusal(env, monkeypatch):
+    client = client_for(env, TRUSTED_PROXIES="1")
+    sent = {}
+
+    def through_the_proxy(url, params, headers, **_options):  # the proxy that drops the Host: 127.0.0.1:8000
+        sent.update(headers)
+        answer = client.get("/api/auth/diagnose", query_string=params, headers={**HOST_LOST, **headers},
+                            base_url="http://127.0.0.1:8000")
+        return SimpleNamespace(status_code=answer.status_code, json=answer.get_json)  # what doctor reads
+
+    monkeypatch.setattr(doctor.requests, "get", through_the_proxy)
+    found = doctor.check_url("https://photos.example.com/")
+    assert sent == {"Origin": "https://photos.example.com"}
+    assert [check.name for check in found if not check.ok] == ["url: HOST_MISMATCH", "url: ORIGIN_MISMATCH"]
+    assert "every other change from it are refused with 403 CROSS_SITE_REQUEST" in found[-1].detail
+    assert "Host $host" in found[-1].fix

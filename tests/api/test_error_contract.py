@@ -46,6 +46,16 @@ def test_good_json_passes(client):
     assert client.post("/test/echo", json={"a": 1}).get_json() == {"a": 1}
 
 
+def test_a_body_that_is_not_json_is_415(client):
+    assert_error(client.post("/api/auth/login", data="password=x", content_type="text/plain"), 415,
+                 "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_a_cross_site_change_is_403(client):
+    response = client.post("/api/auth/logout", headers={"Origin": "https://evil.example"})
+    assert_error(response, 403, "CROSS_SITE_REQUEST")
+
+
 def test_body_too_large_is_413(client):
     response = client.post("/test/echo", data=b"x" * (17 * 1024 * 1024), content_type="application/json")
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")

@@ -156,7 +156,8 @@ def test_every_hostile_path_gets_its_precise_refusal(gallery, endpoint):
 
 def test_a_lone_surrogate_in_json_is_invalid(gallery):
     for body in ({"path": "\ud800"}, {"path": "trip/\udcff.jpg"}):
-        assert outcome(gallery.post("/api/browse/viewed", json=body)) == BAD
+        response = gallery.post("/api/browse/viewed", json=body)  # refused where JSON is parsed (json_body)
+        assert outcome(response) == (400, "INVALID_JSON") and response.get_json()["field"] == "path"
 
 
 @pytest.mark.parametrize("url, expected", [
