@@ -56,6 +56,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SSE_MAX_PER_IP", "32", "concurrent event streams per client (IPv4 address or IPv6 network)"),
     Variable("IPV6_PREFIX", "64", "IPv6 clients are counted per network of this prefix length (32 to 128)"),
     Variable("MAX_IMAGE_PIXELS", "200000000", "images above this pixel count are refused undecoded"),
+    Variable("DECODE_MEMORY_MB", "512", "memory for decoded pixels per process; decodes wait their turn"),
     Variable("DEV", "0", "development mode: generates and keeps a JWT secret in DATA_DIR"),
     Variable("RATE_LIMIT", "3000/minute", "global per-IP API rate limit"),
 )
@@ -96,6 +97,7 @@ class Config:
     sse_max_per_ip: int = 32
     ipv6_prefix: int = 64
     max_image_pixels: int = 200_000_000
+    decode_memory_mb: int = 512
     dev: bool = False
     rate_limit: str = "3000/minute"
 
@@ -190,6 +192,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "sse_max_per_ip": r.integer("SSE_MAX_PER_IP", 32, 1, 100_000),
         "ipv6_prefix": r.integer("IPV6_PREFIX", 64, 32, 128),
         "max_image_pixels": r.integer("MAX_IMAGE_PIXELS", 200_000_000, 1_000_000, 10_000_000_000),
+        "decode_memory_mb": r.integer("DECODE_MEMORY_MB", 512, 16, 1_048_576),
         "rate_limit": _rate_limit(r),
     }
     if values["workers"] > 1 and values["redis_url"] is None:

@@ -1,7 +1,8 @@
 """The thumbnail engine: WebP thumbnails of photos and video frames, cached on disk, each made once.
 
 Owns the cache layout, failure markers and single flight (in-process and, through flock, across workers).
-Never deletes or modifies a source file; Pillow work runs only on the services.cpu pool.
+Never deletes or modifies a source file; Pillow work runs only on the services.cpu pool, each decode once the
+services.decode_budget admits it.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services import cpu
+from services import cpu, decode_budget
+from services.logtext import escape
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FFMPEG_TIMEOUT_S = 30
 VIDEO_SEEK_S = 1
@@ -47,6 +50,7 @@ HEIC_MISSING = "HEIC support not installed"
 VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
 ORIENTATION_TAG = 0x0112
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+ROTATIONS = range(2, 9)  # EXIF orientations that exif_transpose applies as a full-size copy
 
 _SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
         '<rect width="320" height="240" fill="#2b2f36"/>{}</svg>')
@@ -102,7 +106,7 @@ class Thumbnailer:
 
     def __init__(self, cache_dir: Path, width: int, max_pixels: int, *, wait_s: float = 10.0,
                  max_queued: int | None = None, on_ready: Callable[[Source], None] | None = None,
-                 ffmpeg: str | None = "ffmpeg") -> None:
+                 ffmpeg: str | None = "ffmpeg", budget: decode_budget.Budget | None = None) -> None:
         self._cache_dir = Path(cache_dir)
         self._width = width
         self._max_pixels = max_pixels
@@ -110,6 +114,7 @@ class Thumbnailer:
         self._max_queued = max_queued
         self._on_ready = on_ready
         self._ffmpeg = shutil.which(ffmpeg) if ffmpeg else None
+        self._budget = budget or decode_budget.shared()
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
 
@@ -180,7 +185,7 @@ class Thumbnailer:
         try:
             result = self._generate(source, key)
         except Exception as error:
-            log.exception("thumbnail of %s could not be made", source.rel)
+            log.exception("thumbnail of %s could not be made", escape(source.rel))
             result = Result("failed", None, key, f"thumbnail could not be made: {type(error).__name__}")
         finally:
             with self._lock:
@@ -192,23 +197,23 @@ class Thumbnailer:
             try:
                 self._on_ready(source)
             except Exception:
-                log.exception("on_ready failed for %s", source.rel)
+                log.exception("on_ready failed for %s", escape(source.rel))
 
     def _generate(self, source: Source, key: str) -> Result:
         files = self._files(key)
         if source.kind == "video":
             done, reason = self._make_video(source, key, files)
         else:
-            # One trip to the pool for the lock, the check and the image: each trip is a hand-off through
-            # the hub, and while it is under way that pool thread makes nothing.
+            # One trip to the pool for the lock, the check and the image, after one for the header: each trip
+            # is a hand-off through the hub, and while it is under way that pool thread makes nothing.
             formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
-            done, reason = cpu.run_cpu(_make_locked, key, files, source.path, self._width, self._max_pixels,
-                                       formats)
+            done, reason = self._decode(source.path, formats, _make_locked, key, files, source.path, self._width,
+                                        self._max_pixels, self._budget.total, formats)
         if done is not None:
             return done
         if reason is None:
             return Result("ok", files.webp, key)
-        log.info("no thumbnail for %s: %s", source.rel, reason)
+        log.info("no thumbnail for %s: %s", escape(source.rel), reason)
         return Result("failed", None, key, reason)
 
     def _make_video(self, source: Source, key: str, files: _Files) -> tuple[Result | None, str | None]:
@@ -223,7 +228,8 @@ class Thumbnailer:
             except _Refused as error:
                 reason: str | None = str(error)
             else:
-                reason = cpu.run_cpu(_make_file, frame, files.webp, self._width, self._max_pixels, ("PNG",))
+                reason = self._decode(frame, ("PNG",), _make_file, frame, files.webp, self._width, self._max_pixels,
+                                      self._budget.total, ("PNG",))
             if reason is not None:
                 cpu.run_cpu(_write_atomic, files.marker, reason.encode())
             return None, reason
@@ -231,7 +237,17 @@ class Thumbnailer:
             _release(files.lock, fd)
 
 
-def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: int,
+    def _decode(self, data: Path | bytes, formats: tuple[str, ...], make: Callable[..., T], *args: Any) -> T:
+        """make(*args) on the pool once the decode budget admits decoding `data`. The wait is here, in this
+        greenlet, never on a pool thread; an image over the whole budget takes nothing and waits for nothing:
+        _render refuses it from the same header."""
+        need = cpu.run_cpu(_decode_bytes, data, self._width, formats)
+        admitted = self._budget.hold(need) if need <= self._budget.total else contextlib.nullcontext()
+        with admitted:
+            return cpu.run_cpu(make, *args)
+
+
+def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: int, max_bytes: int,
                  formats: tuple[str, ...]) -> tuple[Result | None, str | None]:
     """Pool thread: under the cross-process lock, (what another process made meanwhile, None) or (None, why
     no thumbnail can be made, None when it was)."""
@@ -240,7 +256,7 @@ def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: 
         done = _finished(key, files)
         if done is not None:
             return done, None
-        reason = _make_file(source, files.webp, width, max_pixels, formats)
+        reason = _make_file(source, files.webp, width, max_pixels, max_bytes, formats)
         if reason is not None:
             _write_atomic(files.marker, reason.encode())
         return None, reason
@@ -268,12 +284,13 @@ def _heic_supported() -> bool:
     return True
 
 
-def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, formats: tuple[str, ...]) -> str | None:
+def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, max_bytes: int,
+               formats: tuple[str, ...]) -> str | None:
     """Pool thread: decode, shrink, encode and store one thumbnail; returns why it cannot, or None."""
     # An unreadable source (permissions, gone) raises here and leaves no marker: it is cheap to retry.
-    with open(source, "rb") if isinstance(source, Path) else io.BytesIO(source) as fp:
+    with _opened(source) as fp:
         try:
-            image, pixels, icc = _render(fp, width, max_pixels, formats)
+            image, pixels, icc = _render(fp, width, max_pixels, max_bytes, formats)
             data = _encode(image, _quality(pixels), icc)
         except MemoryError:
             raise
@@ -283,23 +300,76 @@ def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, 
     return None
 
 
-def _render(fp, width: int, max_pixels: int, formats: tuple[str, ...]) -> tuple[Image.Image, int, bytes | None]:
+def _render(fp, width: int, max_pixels: int, max_bytes: int,
+            formats: tuple[str, ...]) -> tuple[Image.Image, int, bytes | None]:
     """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding."""
     Image.init()  # registers every plugin once, so that `formats` can name WEBP and TIFF
     with Image.open(fp, formats=formats) as image:
         pixels = image.width * image.height
         if pixels > max_pixels:
             raise _Refused(f"image too large: {pixels} pixels")
-        if image.format in ("JPEG", "MPO"):
-            box = _draft_box(image.size, image.getexif().get(ORIENTATION_TAG, 1), width)
-            if box is not None:
-                image.draft("RGB", box)  # before exif_transpose, which would decode at full size
+        _draft(image, width)
+        need = _render_bytes(image)
+        if need > max_bytes:
+            raise _Refused(f"image too large to decode: {decode_budget.OverBudget(need, max_bytes)}")
         icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P", "PA") else None
         ImageOps.exif_transpose(image, in_place=True)  # also loads (the first frame of an animation)
-        mode = "RGBA" if image.has_transparency_data else "RGB"
+        mode = _render_mode(image)
         small = image.convert(mode) if image.mode != mode else image  # palettes resize badly: convert first
         small.thumbnail((width, 3 * width), reducing_gap=REDUCING_GAP)
         return small.copy(), pixels, icc  # a copy outlives closing the file
+
+
+def _draft(image: Image.Image, width: int) -> None:
+    if image.format in ("JPEG", "MPO"):
+        box = _draft_box(image.size, image.getexif().get(ORIENTATION_TAG, 1), width)
+        if box is not None:
+            image.draft("RGB", box)  # before exif_transpose, which would decode at full size
+
+
+def _render_mode(image: Image.Image) -> str:
+    return "RGBA" if image.has_transparency_data else "RGB"
+
+
+def _decode_bytes(source: Path | bytes, width: int, formats: tuple[str, ...]) -> int:
+    """Pool thread: the bytes _render will hold at its peak for `source`, from the header alone; 0 when the
+    header cannot be read (then _render says why, without decoding either)."""
+    Image.init()
+    try:
+        with _opened(source) as fp, Image.open(fp, formats=formats) as image:
+            _draft(image, width)
+            return _render_bytes(image)
+    except MemoryError:
+        raise
+    except Exception:  # unreadable, not an image, a pixel bomb: _render refuses it from the same header
+        return 0
+
+
+def _render_bytes(image: Image.Image) -> int:
+    """_render's peak for an opened (and drafted) image: the decoded pixels, plus either an orientation's
+    transposed copy or the full-size copies of a conversion to RGB(A) and of Pillow's premultiplied alpha
+    (RGBA resizes through an "RGBa" copy); never less than one decode."""
+    decoded = decode_budget.estimate(image)
+    full_size = image.width * image.height * 4  # RGB, RGBA and RGBa: 4 bytes per pixel
+    mode = _render_mode(image)
+    converted = full_size if image.mode != mode else 0
+    premultiplied = full_size if mode == "RGBA" else 0
+    return decoded + max(decoded if _orientation(image) in ROTATIONS else 0, converted + premultiplied)
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation known from the header (1 when unknown) without decoding: a PNG's getexif() would
+    load the pixels to look for an eXIf chunk after them."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    try:
+        return image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # a broken EXIF block: exif_transpose ignores it too
+        return 1
+
+
+def _opened(source: Path | bytes) -> BinaryIO:
+    return open(source, "rb") if isinstance(source, Path) else io.BytesIO(source)  # the caller closes it
 
 
 def _draft_box(stored: tuple[int, int], orientation: int, width: int) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PIL import ImageFile
 
 from app import create_app
 from config import load_config
@@ -87,3 +88,17 @@ def app(config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[int]:
+    """Counts pixel decoding (ImageFile.load) anywhere in the process."""
+    calls: list[int] = []
+    load = ImageFile.ImageFile.load
+
+    def counted(self):
+        calls.append(1)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
+    return calls

@@ -1,7 +1,8 @@
 """One image URL → a saved gallery file and its `download` row: dedupe, slots, retries with backoff.
 
 A failed image never sleeps in its slot: it is recorded as `retrying` with a time for its next
-attempt (a later run), or `failed` once its attempts are used up or the failure cannot improve.
+attempt (a later run), or `failed` once its attempts are used up or the failure cannot improve. Its check
+decode waits for the process's decode memory budget (services.decode_budget) in this greenlet.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from PIL import Image
+
 from errors import DownloadFailed, ImageRejected, StorageFailed
 from models import Download
+from services import cpu, decode_budget
 from services.database import close_connection
 from services.downloads import store
 from services.downloads.fetch import Fetcher
@@ -111,7 +115,8 @@ def _download(fetcher: Fetcher, slots: Slots, target: Target, url: str, base_nam
             return Outcome(url, "duplicate", existing or None, result.size, sha256=result.sha256)
         committing, temp = temp, None  # commit() publishes the file or removes it
         try:
-            saved = store.commit(committing, target.folder_rel, target.folder, base_name, target.limits)
+            with _decode_admitted(committing):
+                saved = store.commit(committing, target.folder_rel, target.folder, base_name, target.limits)
         except BaseException:
             with target.lock:
                 target.claimed.pop(result.sha256, None)
@@ -127,6 +132,34 @@ def _download(fetcher: Fetcher, slots: Slots, target: Target, url: str, base_nam
     finally:
         if temp is not None:
             store.discard(temp)
+
+
+@contextmanager
+def _decode_admitted(temp: Path) -> Iterator[None]:
+    """Hold the decode budget for store.commit's check decode of `temp`, or ImageRejected (and `temp`
+    removed) when that decode alone needs more than the whole budget."""
+    budget = decode_budget.shared()
+    try:
+        with budget.hold(cpu.run_cpu(_decode_bytes, temp)):
+            yield
+    except decode_budget.OverBudget as exc:
+        store.discard(temp)
+        raise ImageRejected(f"The image is too large to decode: {exc}.", reason="too-much-memory") from None
+
+
+def _decode_bytes(path: Path) -> int:
+    """Pool thread: what store.verify_image's decode of `path` allocates, from the header (JPEG drafted as
+    it drafts them); 0 when the header is unreadable, which verify_image then reports without decoding."""
+    try:
+        with Image.open(path) as image:
+            if image.format in ("JPEG", "MPO"):
+                scale = store.JPEG_DRAFT_SCALE
+                image.draft(image.mode, (max(1, image.width // scale), max(1, image.height // scale)))
+            return decode_budget.estimate(image)
+    except MemoryError:
+        raise
+    except Exception:
+        return 0
 
 
 def _claim(target: Target, sha256: str) -> str | None:

@@ -61,6 +61,14 @@ def list_folder(root: Path, rel: str) -> Listing | None:
     return listing
 
 
+def _has_header_exif(image: Image.Image) -> bool:
+    # A PNG's getexif() loads every pixel when no eXIf chunk came before them (a 790 KB file can
+    # decode to gigabytes), so a PNG counts only the EXIF its header already carried.
+    if image.format == "PNG":
+        return "exif" in image.info
+    return image.format in ("JPEG", "TIFF", "WEBP", "MPO")
+
+
 def probe(path: Path, kind: str) -> Probe:
     """Format and display size from the header (EXIF orientation applied); unknown sizes stay None."""
     if kind == "video":
@@ -72,8 +80,7 @@ def probe(path: Path, kind: str) -> Probe:
             with Image.open(path) as image:
                 width, height = image.size
                 mime = Image.MIME.get(image.format or "", fallback)
-                if image.format in ("JPEG", "TIFF", "WEBP", "PNG", "MPO") and \
-                        image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
+                if _has_header_exif(image) and image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
                     width, height = height, width
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         log.info("index: cannot read the header of %s: %s", path, exc)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from PIL import ImageFile
 
 from models import Download, Event, Feed, FeedEntry
 from services import paths
@@ -32,6 +33,7 @@ from services.downloads.addresses import check_address
 from tests.conftest import ADMIN_SECRET
 from tests.support import images
 from tests.support.feed_server import feed_server
+from tests.support.flat_png import flat_png
 
 ADMIN = {"X-Admin-Secret": ADMIN_SECRET}
 FIXTURES = Path(__file__).resolve().parents[1] / "support" / "feeds"
@@ -386,6 +388,25 @@ def test_a_gzip_bomb_image_is_capped_and_nothing_is_written(client, server, allo
     assert summary.status == "ok" and summary.failed == 1 and elapsed < QUICK_S * 2
     row = Download.get()
     assert (row.status, row.error, row.path) == ("failed", f"127.0.0.1 sent more than {MIB} bytes.", None)
+    assert saved_files(photos_dir) == []  # not even the hidden temp file
+
+
+def test_a_small_png_that_decodes_to_gigabytes_is_refused_before_decoding(client, server, allow_local, runner,
+                                                                           photos_dir, tmp_path, monkeypatch):
+    """~790 KB passes every download check, but 14000x14000 RGBA is 748 MiB decoded: over the 512 MiB budget."""
+    huge = flat_png(tmp_path / "huge.png", (14000, 14000), "RGBA").read_bytes()
+    server.route("/huge.png", huge, headers={"Content-Type": "image/png"})
+    server.route("/feed.xml", rss([("Huge", [server.url("/huge.png")])]))
+    loads: list[int] = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: loads.append(1) or load(image))
+    task = add_task(client, server.url("/feed.xml"), targetFolder="H")
+    summary, body, _ = run(client, runner, task)
+    assert summary.status == "ok" and summary.failed == 1 and loads == []
+    row = Download.get()
+    assert (row.status, row.path) == ("rejected", None)
+    assert row.error == ("too-much-memory: The image is too large to decode: 748 MiB needed, the decode memory "
+                         "budget is 512 MiB.")
     assert saved_files(photos_dir) == []  # not even the hidden temp file
 
 

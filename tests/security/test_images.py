@@ -7,6 +7,8 @@ PHOTONIX_MAX_IMAGE_PIXELS is lowered to its minimum (1 MP) here so that a "bomb"
 from __future__ import annotations
 
 import io
+import logging
+import shutil
 import struct
 import threading
 import time
@@ -21,9 +23,11 @@ from PIL import Image
 from models import Event
 from services.gallery.index import Indexer
 from tests.support import images
+from tests.support.flat_png import flat_png
 from tests.support.servers import Gunicorn
 
 MAX_PIXELS = 1_000_000
+MIB = 1024 * 1024
 FAST_S = 3.0  # a refusal or a first-frame thumbnail: far below this even on a slow CI machine
 SAFE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/postscript", "image/xbm")
 SCRIPTED = ("text/html", "image/svg+xml", "text/xml", "application/xml", "application/xhtml+xml",
@@ -270,3 +274,78 @@ def test_a_hundred_requests_for_one_uncached_thumbnail_make_it_once(env, tmp_pat
     made = Event.select().where(Event.type == "thumbnail-generated").count()
     assert made == (1 if told_to_wait else 0)  # one generation: one announcement, however many waited
     assert "Traceback" not in server.log() and '" 500 ' not in server.log()
+
+
+# Decode memory (#18 item 5): few pixels on disk, gigabytes once decoded -----------------------------------
+
+@pytest.fixture(scope="module")
+def feed_png(tmp_path_factory) -> Path:
+    """~790 KB on disk, 14000x14000 RGBA: 748 MiB once decoded, twice that in a thumbnail's render."""
+    return flat_png(tmp_path_factory.mktemp("feed") / "huge.png", (14000, 14000), "RGBA")
+
+
+class TestDecodeMemory:
+    @pytest.fixture
+    def env(self, env):
+        return {**env, "PHOTONIX_MAX_IMAGE_PIXELS": "200000000"}  # 196 MP: not a pixel bomb by the default
+
+    def test_a_small_png_that_decodes_to_gigabytes_is_refused_from_its_header(
+            self, client, photos_dir, config, feed_png, caplog, loads):
+        source = photos_dir / "feed" / "huge.png"
+        source.parent.mkdir()
+        shutil.copyfile(feed_png, source)
+        Indexer(config.photos_dir).scan()
+        loads.clear()  # counted from here: the request only
+        caplog.set_level(logging.INFO, logger="services.thumbnails")
+        assert_failed_and_untouched(client, source, "feed/huge.png")
+        reason = "image too large to decode: 1496 MiB needed, the decode memory budget is 512 MiB"
+        assert marker_reasons(config) == [reason]
+        assert f"no thumbnail for feed/huge.png: {reason}" in caplog.text
+        assert loads == []
+        assert "huge.png" in listed(client, "feed")
+        assert client.get("/api/file/feed/huge.png").data == source.read_bytes()
+
+    def test_indexing_a_small_png_that_decodes_to_gigabytes_reads_only_its_header(self, client, photos_dir, config,
+                                                                                  feed_png, loads):
+        shutil.copyfile(feed_png, photos_dir / "huge.png")
+        Indexer(config.photos_dir).scan()
+        assert loads == []
+
+
+def peak_rss_bytes(pid: str) -> int:
+    """The process's peak resident memory so far (VmHWM)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) * 1024
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_four_big_decodes_in_parallel_stay_within_the_decode_budget(env, tmp_path, db, photos_dir):
+    """Four 9000x9000 RGB PNGs (309 MiB each decoded: each admitted alone, two never fit in the default 512 MiB)
+    asked for at once from a worker with four CPU threads: one decodes at a time, the others wait."""
+    big = flat_png(tmp_path / "big.png", (9000, 9000), "RGB")
+    for n in range(4):
+        (photos_dir / "big").mkdir(exist_ok=True)
+        shutil.copyfile(big, photos_dir / "big" / f"{n}.png")
+    settings = {**env, "PHOTONIX_MAX_IMAGE_PIXELS": "200000000", "PHOTONIX_THUMB_THREADS": "4"}
+    with Gunicorn(settings, tmp_path / "gunicorn.log") as server:
+        wait_until_indexed(server, 4)
+        [pid] = server.pids("GET /health")
+        urls = [f"{server.url}/api/thumbnail?path=big/{n}.png&v=1" for n in range(4)]
+        start = threading.Barrier(4)
+
+        def fetch(url: str) -> int:
+            start.wait()
+            return requests.get(url, timeout=60).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(fetch, urls)) <= {200, 202}
+        deadline = time.monotonic() + 120
+        while urls:  # the ones told "processing" are made in turn
+            assert time.monotonic() < deadline, server.log()[-3000:]
+            urls = [url for url in urls if requests.get(url, timeout=60).status_code != 200]
+            time.sleep(0.2)
+        peak = peak_rss_bytes(pid)
+        log = server.log()
+    assert peak < 800 * MIB, f"worker peak RSS {peak / MIB:.0f} MiB"
+    assert "Traceback" not in log and '" 500 ' not in log

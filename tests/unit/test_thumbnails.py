@@ -13,16 +13,19 @@ from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree
-from PIL import Image, ImageCms, ImageFile, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 from services import cpu, thumbnails
+from services.decode_budget import Budget
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images
+from tests.support.flat_png import flat_png
 from tests.support.servers import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTH = 500
 MAX_PIXELS = 200_000_000
+MIB = 1024 * 1024
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.usefixtures("ffmpeg_installed")
 
@@ -185,20 +188,6 @@ def test_html_named_jpg_fails(thumbs, tmp_path):
     assert str(tmp_path) not in result.reason
 
 
-@pytest.fixture
-def loads(monkeypatch) -> list[int]:
-    """Counts pixel decoding (ImageFile.load) anywhere in the process."""
-    calls: list[int] = []
-    load = ImageFile.ImageFile.load
-
-    def counted(self):
-        calls.append(1)
-        return load(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
-    return calls
-
-
 def test_a_png_bomb_is_refused_without_decoding(thumbs, tmp_path, loads):
     result = thumbs.get(source_of(images.png_bomb(tmp_path / "bomb.png")))
     assert (result.status, result.reason) == ("failed", "image too large: 3600000000 pixels")
@@ -212,6 +201,62 @@ def test_max_pixels_is_checked_before_decoding(cache, tmp_path, loads):
     assert loads == []
     assert Thumbnailer(cache, 300, MAX_PIXELS).get(source_of(tmp_path / "p.png")).status == "ok"
     assert loads  # the spy does see a decode
+
+
+@pytest.mark.parametrize(("mode", "per_pixel"), [
+    ("RGB", 4),  # decoded only
+    ("RGBA", 8),  # decoded, then premultiplied at full size by Pillow's resize
+    ("L", 5),  # decoded, then converted to RGB at full size
+])
+def test_the_decode_estimate_counts_the_full_size_copies_of_the_render(tmp_path, loads, mode, per_pixel):
+    path = flat_png(tmp_path / "a.png", (3000, 2000), mode)
+    assert thumbnails._decode_bytes(path, WIDTH, thumbnails.PHOTO_FORMATS) == 3000 * 2000 * per_pixel
+    assert loads == []
+
+
+def test_a_big_jpeg_is_estimated_at_its_draft_size(tmp_path, loads):
+    path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
+    assert thumbnails._decode_bytes(path, WIDTH, thumbnails.PHOTO_FORMATS) == 500 * 375 * 4  # decoded at 1/8
+    assert loads == []
+
+
+def test_an_image_over_the_decode_budget_alone_is_refused_without_decoding(cache, tmp_path, loads):
+    path = flat_png(tmp_path / "wide.png", (3000, 2000), "RGBA")  # 46 MiB with its premultiplied copy
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, budget=Budget(32 * MIB))
+    result = thumbs.get(source_of(path))
+    reason = "image too large to decode: 46 MiB needed, the decode memory budget is 32 MiB"
+    assert (result.status, result.reason) == ("failed", reason)
+    assert loads == [] and thumbs.status(source_of(path)) == "failed"  # remembered, like a pixel bomb
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert Thumbnailer(cache / "other", WIDTH, MAX_PIXELS, budget=Budget(64 * MIB)).get(source_of(path)).status == "ok"
+
+
+def test_thumbnails_that_together_exceed_the_budget_are_decoded_one_after_the_other(cache, tmp_path, monkeypatch):
+    gate = threading.Event()
+    encodes = counting(monkeypatch, "_encode", gate=gate)
+    budget = Budget(40 * MIB)  # each needs 23 MiB: one at a time
+    thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, budget=budget)
+    sources = [source_of(flat_png(tmp_path / f"{n}.png", (3000, 2000), "RGB", value=n)) for n in range(2)]
+    results: list[Result] = []
+    callers = [threading.Thread(target=lambda s=s: results.append(thumbs.ensure(s))) for s in sources]
+    callers[0].start()
+    until(lambda: len(encodes) == 1, "the first thumbnail never reached its encode")
+    callers[1].start()
+    until(lambda: budget.waiting == 1, "the second thumbnail never waited for the budget")
+    assert len(encodes) == 1 and budget.used == 3000 * 2000 * 4
+    gate.set()
+    for caller in callers:
+        caller.join(30)
+    assert [r.status for r in results] == ["ok", "ok"] and len(encodes) == 2
+    assert (budget.used, budget.waiting) == (0, 0)
+
+
+def until(condition, what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.001)
 
 
 @pytest.mark.skipif(thumbnails._heic_supported(), reason="pillow-heif is installed")
