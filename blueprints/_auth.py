@@ -19,14 +19,15 @@ from datetime import timedelta
 import jwt
 from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, decode_token, get_jwt, verify_jwt_in_request
-from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAuthorizationError
+from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from flask_limiter import HeaderNames, Limiter
 
 from blueprints._http import app_config, client_ip
-from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized
-from services.auth import access
+from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized, ValidationFailed
+from services.auth import access, sessions
 from services.auth.lockout import Lockout
 from services.database import close_connection
+from services.logtext import escape
 from services.settings import AuthState, auth_state
 
 ACCESS_COOKIE = "auth_token"
@@ -35,8 +36,11 @@ ADMIN_COOKIE = "admin_token"
 CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 RATE_LIMIT_RETRY_HEADER = "X-RateLimit-Retry-After"
+LOGGED_OUT = "This session was logged out."
+STREAM_AUDIENCES = ("everyone", "admin")  # ?audience= of /api/events
 LIMITER_REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}  # a lost Redis answers 503 in time
 log = logging.getLogger("photonix.auth")
+NOT_BEARER = "The Authorization header is not 'Bearer <token>' (the only scheme accepted)."
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Caller:
     expires_at: int | None = None
     problem: AppError | None = None
     epoch: int | None = None  # a viewer token's AUTH_EPOCH
+    sid: str | None = None  # the token's session (services/auth/sessions.py)
 
 
 def init_auth(app: Flask) -> None:
@@ -77,7 +82,8 @@ def init_auth(app: Flask) -> None:
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=config.refresh_token_days),
         JWT_ERROR_MESSAGE_KEY="message",
     )
-    JWTManager(app)
+    # The library's revocation hook: verify_jwt_in_request raises RevokedTokenError, which token_problem maps.
+    JWTManager(app).token_in_blocklist_loader(lambda _header, claims: sessions.is_revoked(claims.get("sid")))
 
 
 def caller() -> Caller:
@@ -157,17 +163,46 @@ def admin_required(view):
     return wrapper
 
 
+def stream_reader(view):
+    """/api/events: gallery readers, or with `?audience=admin` an admin credential (the admin cookie's
+    path /api covers /api/events; an EventSource cannot send headers). The view reads stream_audience()."""
+    gallery, admin = optional_viewer(view), admin_required(view)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        return (admin if stream_audience() == "admin" else gallery)(*args, **kwargs)
+
+    return wrapper
+
+
+def stream_audience() -> str:
+    audience = request.args.get("audience") or "everyone"
+    if audience not in STREAM_AUDIENCES:
+        raise ValidationFailed("audience", f"audience must be one of {', '.join(STREAM_AUDIENCES)}.")
+    return audience
+
+
+def stream_caller() -> Caller:
+    """The credential a stream was opened with: the admin one for an admin stream."""
+    return _admin_caller() if stream_audience() == "admin" else caller()
+
+
 def stream_guard() -> Callable[[], None]:
     """For a long-lived stream: a check to run again later (e.g. after an auth-changed event) that
-    raises when the credential seen at connect no longer grants gallery reads. Reads the auth state
-    fresh and gives the connection back; needs no request context."""
-    who = caller()
+    raises when the credential seen at connect no longer grants what the stream was opened for (a
+    logged-out session never does). Reads the state fresh and gives the connection back; needs no
+    request context."""
+    who, admin_stream = stream_caller(), stream_audience() == "admin"
 
     def check() -> None:
         try:
-            state = auth_state()
+            state, logged_out = auth_state(), sessions.is_revoked(who.sid)
         finally:
             close_connection()
+        if logged_out:
+            raise TokenRevoked(LOGGED_OUT)
+        if admin_stream:
+            return
         current = who.role == access.ROLE_ADMIN or (who.epoch == state.epoch and state.password_enabled)
         access.check_gallery_read(state, who.role if current else None, TokenRevoked() if who.role else None)
 
@@ -189,7 +224,7 @@ def _log_decision(kind: str, outcome: str, via: str | None) -> None:
     if app_config().auth_debug:
         who = caller()
         log.debug("auth decision: %s %s %s -> %s (role=%s, credential=%s, ip=%s)", kind, request.method,
-                  request.path, outcome, who.role, via or credential_source(), client_ip())
+                  escape(request.path), outcome, who.role, via or credential_source(), client_ip())
 
 
 def _exempt_from_rate_limit() -> bool:
@@ -200,7 +235,7 @@ def _exempt_from_rate_limit() -> bool:
 def _verify_caller() -> Caller:
     try:
         if verify_jwt_in_request(optional=True) is None:
-            return Caller()
+            return Caller(problem=_unused_authorization())
     except Exception as exc:  # every library error becomes one of our codes
         return Caller(problem=token_problem(exc))
     return _caller_from_claims(get_jwt())
@@ -219,6 +254,8 @@ def _admin_caller() -> Caller:
     sent, expected = request.headers.get(CSRF_HEADER, "").encode(), str(claims.get("csrf", "")).encode()
     if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent, expected):
         return Caller(problem=CsrfFailed())
+    if sessions.is_revoked(claims.get("sid")):  # decode_token skips the blocklist hook
+        return Caller(problem=TokenRevoked(LOGGED_OUT))
     return _caller_from_claims(claims)
 
 
@@ -232,7 +269,15 @@ def _caller_from_claims(claims: dict) -> Caller:
             return Caller(problem=TokenRevoked("The admin secret changed since this admin token was issued."))
     elif claims.get("epoch") != request_auth_state().epoch or not request_auth_state().password_enabled:
         return Caller(problem=TokenRevoked())
-    return Caller(role=role, expires_at=claims.get("exp"), epoch=claims.get("epoch"))
+    return Caller(role=role, expires_at=claims.get("exp"), epoch=claims.get("epoch"), sid=claims.get("sid"))
+
+
+def _unused_authorization() -> AppError | None:
+    """An Authorization header that held no token (another scheme) is a mistake worth naming, not silence.
+    `bearer` in any case was already made `Bearer` (blueprints/_request_headers.py). `Basic` is left
+    alone: it is usually a proxy's own password (nginx auth_basic) passed through, not a mistake."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+    return TokenInvalid(NOT_BEARER) if scheme and scheme != "basic" else None
 
 
 def token_problem(exc: Exception) -> AppError:
@@ -240,8 +285,10 @@ def token_problem(exc: Exception) -> AppError:
         return TokenExpired()
     if isinstance(exc, CSRFError):
         return CsrfFailed()
+    if isinstance(exc, RevokedTokenError):
+        return TokenRevoked(LOGGED_OUT)
     if isinstance(exc, NoAuthorizationError):
-        return TokenInvalid("The Authorization header is not 'Bearer <token>'.")
+        return TokenInvalid(NOT_BEARER)
     if isinstance(exc, (jwt.InvalidTokenError, JWTExtendedException)):
         return TokenInvalid()
     raise exc

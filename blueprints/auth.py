@@ -21,6 +21,7 @@ from flask_jwt_extended import (
     get_jwt,
     verify_jwt_in_request,
 )
+from flask_jwt_extended.exceptions import JWTExtendedException
 
 from blueprints._auth import (
     ACCESS_COOKIE,
@@ -35,7 +36,7 @@ from blueprints._auth import (
 )
 from blueprints._http import app_config, client_ip, json_body, secure_cookies
 from errors import TokenRevoked, Unauthorized, ValidationFailed
-from services.auth import access, diagnosis, origins
+from services.auth import access, diagnosis, origins, sessions
 from services.auth.lockout import normalize_ip
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -51,7 +52,7 @@ def post_login():
     state = request_auth_state()
     password = json_body().get("password")
     decide("login", lambda: access.check_login(state, password, lockout(), client_ip()), via="password")
-    claims = {"role": access.ROLE_VIEWER, "epoch": state.epoch}
+    claims = {"role": access.ROLE_VIEWER, "epoch": state.epoch, "sid": sessions.new_sid()}  # one session
     token = create_access_token(access.ROLE_VIEWER, additional_claims=claims)
     refresh = create_refresh_token(access.ROLE_VIEWER, additional_claims=claims)
     response = _token_response(token, access.ROLE_VIEWER, refreshToken=refresh)
@@ -63,9 +64,10 @@ def post_login():
 @bp.post("/refresh")
 def post_refresh():
     decide("refresh", _check_refresh_token)
-    state = request_auth_state()
-    token = create_access_token(access.ROLE_VIEWER, additional_claims={"role": access.ROLE_VIEWER,
-                                                                       "epoch": state.epoch})
+    claims = {"role": access.ROLE_VIEWER, "epoch": request_auth_state().epoch}
+    if get_jwt().get("sid"):  # the refresh token's session: logging out ends the tokens refreshed from it too
+        claims["sid"] = get_jwt()["sid"]
+    token = create_access_token(access.ROLE_VIEWER, additional_claims=claims)
     response = _token_response(token, access.ROLE_VIEWER)
     _set_cookie(response, ACCESS_COOKIE, token)
     return response
@@ -77,7 +79,8 @@ def post_admin():
     secret = json_body().get("adminSecret")
     decide("admin exchange", lambda: access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip()),
            via="admin-secret")
-    claims = {"role": access.ROLE_ADMIN, "adm": access.admin_fingerprint(config.admin_secret, config.jwt_secret)}
+    claims = {"role": access.ROLE_ADMIN, "adm": access.admin_fingerprint(config.admin_secret, config.jwt_secret),
+              "sid": sessions.new_sid()}
     token = create_access_token(access.ROLE_ADMIN, additional_claims=claims,
                                 expires_delta=timedelta(minutes=config.admin_token_minutes))
     response = _token_response(token, access.ROLE_ADMIN)
@@ -87,6 +90,10 @@ def post_admin():
 
 @bp.post("/logout")
 def post_logout():
+    """End the sessions of the tokens sent (Bearer and cookies, expired ones too) on every worker and node,
+    and clear every auth cookie; 204 also when no valid token came."""
+    lifetime_s = timedelta(days=app_config().refresh_token_days).total_seconds()
+    sessions.end_sessions(_sent_token_claims(), lifetime_s)
     response = make_response("", 204)
     for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE):
         for cookie in (name, CSRF_COOKIES[name]):
@@ -166,6 +173,20 @@ def _client_time() -> float | None:
     if not math.isfinite(seconds):
         raise ValidationFailed("clientTime", "clientTime must be seconds since 1970 (a number).")
     return seconds
+
+
+def _sent_token_claims() -> list[dict]:
+    """The verified claims of every token this request carries; a forged or malformed one is skipped."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    raws = [token.strip()] if scheme.lower() == "bearer" and token.strip() else []
+    raws += [request.cookies[name] for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE) if name in request.cookies]
+    found = []
+    for raw in raws:
+        try:
+            found.append(decode_token(raw, allow_expired=True))
+        except (jwt.InvalidTokenError, JWTExtendedException):  # not a token of ours: nothing to end
+            continue
+    return found
 
 
 def _check_refresh_token() -> None:

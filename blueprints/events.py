@@ -14,10 +14,18 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from blueprints._auth import caller, no_rate_limit, optional_viewer, request_auth_state, stream_guard
+from blueprints._auth import (
+    caller,
+    no_rate_limit,
+    request_auth_state,
+    stream_audience,
+    stream_caller,
+    stream_guard,
+    stream_reader,
+)
 from blueprints._http import app_config, client_ip
 from errors import AppError, TooManyRequests, ValidationFailed
-from services import events
+from services import events, hangup
 from services.streams import StreamSlots
 
 bp = Blueprint("events", __name__)
@@ -29,30 +37,35 @@ ACCESS_EVENTS = ("auth-changed",)  # after these the stream re-checks that it ma
 
 @bp.get("/api/events")
 @no_rate_limit
-@optional_viewer
+@stream_reader
 def get_events():
     last_id = _last_event_id()
     ip, slots = client_ip(), _slots()
     if not slots.acquire(ip):
         raise TooManyRequests(f"This address already has {slots.max_per_ip} event streams open here.")
     try:
-        sub = events.hub().subscribe(last_id)
+        sub = events.hub().subscribe(last_id, admin=stream_audience() == "admin")
     except BaseException:
         slots.release(ip)
         raise
     heartbeat_s = app_config().sse_heartbeat_seconds
-    stalled = _stall_check(max(MIN_SEND_TIMEOUT_S, 2.0 * heartbeat_s))
+    sock = _client_socket()
+    stalled = _stall_check(sock, max(MIN_SEND_TIMEOUT_S, 2.0 * heartbeat_s))
     # A token's expiry ends the stream only where reading needs the token.
     expires_at = None if request_auth_state().anonymous_reads else caller().expires_at
-    stream = _stream(sub, heartbeat_s, expires_at, stream_guard(), stalled, lambda: slots.release(ip))
+    if stream_audience() == "admin":  # admin events need the admin token in every mode
+        expires_at = stream_caller().expires_at
+    stream = _stream(sub, heartbeat_s, expires_at, stream_guard(), stalled, lambda: slots.release(ip), sock)
     # Bytes passed straight through: no extra encoding generator per stream (memory per idle stream counts).
     return Response(stream, mimetype="text/event-stream", direct_passthrough=True,
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | None, still_allowed: Callable[[], None],
-            stalled: Callable[[], bool], release: Callable[[], None]) -> Iterator[bytes]:
+            stalled: Callable[[], bool], release: Callable[[], None], sock: Any) -> Iterator[bytes]:
     # One generator level only: every nested generator deepens the stack each idle greenlet keeps.
+    # A client that hangs up ends the subscription at once, so the slot is not held until a write fails.
+    stop_watching = hangup.watch(sock, sub.close)
     try:
         yield (f"retry: {RETRY_MS}\n" + frame("connected", {"clientId": uuid.uuid4().hex,
                                                             "lastEventId": sub.last_id}, sub.last_id)).encode()
@@ -68,6 +81,7 @@ def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | No
     except events.SubscriptionEnded as ended:
         log.debug("event stream ended: %s", ended.reason)
     finally:
+        stop_watching()
         sub.close()
         release()
 
@@ -109,11 +123,15 @@ def _slots() -> StreamSlots:
     return current_app.extensions["photonix_streams"]
 
 
-def _stall_check(timeout_s: float) -> Callable[[], bool]:
+def _client_socket() -> Any:
+    """The client's socket under gunicorn's gevent / pywsgi workers; None in the Flask test client."""
+    return request.environ.get("gunicorn.socket") or request.environ.get("gunicorn.sock")
+
+
+def _stall_check(sock: Any, timeout_s: float) -> Callable[[], bool]:
     """A check run before each write: a client that stops reading fills its socket buffers, and our next
     write would block. If the socket stays unwritable for `timeout_s`, shut it down (the pending write
     then fails quietly) and end the stream, instead of holding the connection and its greenlet forever."""
-    sock = request.environ.get("gunicorn.socket") or request.environ.get("gunicorn.sock")  # gevent / pywsgi workers
     if sock is None or not hasattr(sock, "fileno"):
         return lambda: False  # not a real socket (the test client): nothing can stall
 

@@ -28,6 +28,15 @@ class Event(BaseModel):
     type = peewee.CharField(max_length=64)
     data = peewee.TextField()
     created_at = peewee.DoubleField(index=True)
+    # Who may receive it: everyone | admin. Rows from before the column existed count as admin (fail closed).
+    audience = peewee.CharField(max_length=16, default="admin", constraints=[peewee.SQL("DEFAULT 'admin'")])
+
+
+class RevokedSession(BaseModel):
+    """A logged-out session (the `sid` claim of its tokens), kept until its last token would expire."""
+
+    sid = peewee.CharField(primary_key=True, max_length=64)
+    expires_at = peewee.DoubleField(index=True)
 
 
 class Lease(BaseModel):
@@ -164,4 +173,4 @@ class DownloadLog(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, View, Feed, FeedEntry, Download,
-                                           DownloadLog)
+                                           DownloadLog, RevokedSession)

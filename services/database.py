@@ -17,7 +17,7 @@ from playhouse.db_url import parse
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from errors import DatabaseBusy
-from models import ALL_MODELS, database
+from models import ALL_MODELS, Event, database
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IDLE_CONNECTIONS = 8  # kept open for the next request; more are closed when given back
@@ -29,6 +29,9 @@ BUSY_RETRY_MAX_S = 0.05
 # Plain "locked" clears when the other writer finishes; SQLITE_BUSY_SNAPSHOT (a stale read transaction
 # trying to write) never does, so it fails at once, as it does with SQLite's own busy handler.
 _RETRYABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
+# Columns added to a table after it first shipped (model, column, SQL definition): init_db adds them to
+# an older database; create_tables already makes them in a new one.
+ADDED_COLUMNS = ((Event, "audience", "VARCHAR(16) NOT NULL DEFAULT 'admin'"),)
 
 
 class CooperativeCursor(sqlite3.Cursor):
@@ -129,9 +132,24 @@ def bind_database(db: peewee.Database) -> None:
 
 
 def init_db() -> None:
-    """Create missing tables and indexes; safe to run any number of times, also concurrently."""
+    """Create missing tables, indexes and added columns; safe to run any number of times, also concurrently."""
     with database.connection_context():
         database.create_tables(ALL_MODELS, safe=True)
+        for model, column, definition in ADDED_COLUMNS:
+            _add_column(model._meta.table_name, column, definition)
+
+
+def _add_column(table: str, column: str, definition: str) -> None:
+    """Upgrade a database made before `column` existed. SQLite has no ADD COLUMN IF NOT EXISTS, so a
+    failure is accepted when the column is there after all (another process added it meanwhile)."""
+    if column in {c.name for c in database.get_columns(table)}:
+        return
+    try:
+        with database.atomic():
+            database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
+    except peewee.DatabaseError:
+        if column not in {c.name for c in database.get_columns(table)}:
+            raise
 
 
 def write_transaction():

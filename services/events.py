@@ -1,5 +1,6 @@
 """The event log: `publish` appends to the `event` table; one EventHub per process polls it and fans new
 rows out to its subscribers (SSE streams), so events cross workers and nodes and can be replayed.
+Each event has an audience (AUDIENCES, by type): admin events reach only admin subscriptions, live or replayed.
 
 The hub never keeps a database connection between polls; a subscriber never holds one while waiting.
 """
@@ -31,6 +32,18 @@ JOIN_TIMEOUT_S = 2.0
 
 log = logging.getLogger("photonix.events")
 
+EVERYONE = "everyone"
+ADMIN = "admin"
+# Who may receive each type: gallery readers get what the gallery shows anyway (paths, counts, access
+# changes). The download center's events name feeds, entries, links and errors: admin only, as is any
+# type not listed here (a new type leaks nothing until it is added).
+AUDIENCES = {
+    "thumbnail-generated": EVERYONE, "thumbnail-progress": EVERYONE, "thumbnail-batch-complete": EVERYONE,
+    "index-progress": EVERYONE, "index-complete": EVERYONE, "album-changed": EVERYONE,
+    "settings-changed": EVERYONE, "auth-changed": EVERYONE,
+    "download-progress": ADMIN, "download-complete": ADMIN, "download-error": ADMIN,
+}
+
 
 @dataclass(frozen=True)
 class Event:
@@ -38,6 +51,7 @@ class Event:
     type: str
     data: dict[str, Any]
     created_at: float
+    audience: str = EVERYONE
 
 
 class SubscriptionEnded(Exception):
@@ -57,7 +71,8 @@ _default_lock = threading.Lock()
 def publish(type: str, data: dict[str, Any]) -> int:
     """Append an event in a short transaction and return its id; wakes this process's pollers.
 
-    Call it outside long transactions (on PostgreSQL the table lock lasts until the outer commit), and
+    Its audience follows from its type (AUDIENCES; admin when not listed). Call it outside long
+    transactions (on PostgreSQL the table lock lasts until the outer commit), and
     from a greenlet or thread of this process, not from inside services.cpu.run_cpu.
     """
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -66,7 +81,8 @@ def publish(type: str, data: dict[str, Any]) -> int:
             # Publishers queue on this lock, so rows commit in id order and a poller reading
             # `id > last` never passes a row that commits later with a smaller id.
             database.execute_sql("LOCK TABLE event IN SHARE ROW EXCLUSIVE MODE")
-        event_id = EventRow.insert(type=type, data=payload, created_at=time.time()).execute()
+        event_id = EventRow.insert(type=type, data=payload, created_at=time.time(),
+                                   audience=AUDIENCES.get(type, ADMIN)).execute()
     with _hubs_lock:
         hubs = list(_hubs)
     for each in hubs:
@@ -120,14 +136,16 @@ def shutdown() -> None:
 class Subscription:
     """One subscriber: a bounded queue that yields events in id order, each at most once.
 
-    `last_id`: the highest id yielded so far (at first, the point the stream starts after).
+    `last_id`: the highest id yielded so far (at first, the point the stream starts after). Without
+    `admin`, admin-audience events are skipped (never queued).
     `resync_needed`: events were missed that can no longer be replayed. `ended`: None while live, else
     why it ended. Always close() in finally.
     """
 
-    def __init__(self, hub: EventHub, maxsize: int):
+    def __init__(self, hub: EventHub, maxsize: int, admin: bool = False):
         self._hub = hub
         self._maxsize = maxsize
+        self.admin = admin
         # A lock for the queue and an Event to wake the one reader, not a Condition: under gevent a
         # Condition's wait goes through more C frames (kept as each idle stream's saved stack) and makes a
         # lock per wait. The reader clears `_ready` before it looks at the queue, so no wake-up is lost.
@@ -171,7 +189,11 @@ class Subscription:
                 return event
         return None
 
+    def _receives(self, event: Event) -> bool:
+        return self.admin or event.audience == EVERYONE
+
     def _begin(self, start_after: int, replayed: list[Event], resync: bool) -> None:
+        replayed = [event for event in replayed if self._receives(event)]
         with self._lock:
             self.last_id = start_after
             self.resync_needed = resync
@@ -184,6 +206,8 @@ class Subscription:
         with self._lock:
             if self.ended is not None:
                 return False
+            if not self._receives(event):
+                return True
             if len(self._items) >= self._maxsize:
                 self.ended = "overflow"
             else:
@@ -223,14 +247,15 @@ class EventHub:
         with _hubs_lock:
             _hubs.add(self)
 
-    def subscribe(self, last_event_id: int | None = None) -> Subscription:
-        """A subscription to events after `last_event_id` (replayed from the table), then live ones.
+    def subscribe(self, last_event_id: int | None = None, admin: bool = False) -> Subscription:
+        """A subscription to events after `last_event_id` (replayed from the table), then live ones;
+        with `admin`, admin-audience events too (the caller checked the admin credential).
 
         None means "from now on". An id older than the retained rows, newer than the newest row, or
         more than replay_max_rows behind sets resync_needed and starts from now. Returns without a
         database connection; after shutdown() the subscription has already ended.
         """
-        sub = Subscription(self, self.queue_size)
+        sub = Subscription(self, self.queue_size, admin)
         with self._lock:
             if self._stopped:
                 sub._end("shutdown")
@@ -343,4 +368,5 @@ class EventHub:
 
 def _read_after(after: int, limit: int) -> list[Event]:
     rows = EventRow.select().where(EventRow.id > after).order_by(EventRow.id).limit(limit)
-    return [Event(id=r.id, type=r.type, data=json.loads(r.data), created_at=r.created_at) for r in rows]
+    return [Event(id=r.id, type=r.type, data=json.loads(r.data), created_at=r.created_at, audience=r.audience)
+            for r in rows]

@@ -23,6 +23,7 @@ from services import cpu, lease
 from services.database import close_connection, write_transaction
 from services.downloads import feeds, images, logs, options, store, tasks
 from services.downloads.fetch import Fetcher, FetchPolicy
+from services.gallery.keys import parent_of
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, */*;q=0.5"
 LEASE_TTL_S = 30.0
@@ -214,6 +215,8 @@ class _Run:
         if saved:
             self.runner.publish("download-complete", {"taskId": self.feed.id, "entry": {
                 "key": entry.entry_key, "title": entry.title, "link": entry.link}, "images": saved})
+            # download-* events are admin-only; the gallery learns of its new photos from this one.
+            self.runner.publish("album-changed", {"path": parent_of(saved[0])})
         self.progress("images")
 
     def progress(self, phase: str, force: bool = False) -> None:

@@ -22,7 +22,9 @@ const OPEN_ROUTES = ["/login", "/settings", "/downloads"];  // reachable without
 const app = {
   status: null,
   settings: null,
-  live: new LiveEvents(),
+  // With the admin token, the stream also carries the download center's events (the admin cookie, path
+  // /api, opens it: an EventSource cannot send the Bearer header); it follows admin-changed.
+  live: new LiveEvents({ url: () => (adminToken() ? "api/events?audience=admin" : "api/events") }),
   view: null,
   route: "",
   query: new URLSearchParams(),
@@ -164,7 +166,11 @@ function wireChrome() {
     if (!app.readable() && !OPEN_ROUTES.includes(app.route)) app.goLogin();
   });
   session.addEventListener("login-required", (event) => app.goLogin(event.detail));
-  session.addEventListener("admin-changed", () => app.updateChrome());
+  session.addEventListener("admin-changed", () => {
+    app.updateChrome();
+    if (adminToken() || app.readable()) app.live.resume();  // reopen for the new audience
+    else app.live.stop();
+  });
   window.addEventListener("hashchange", () => app.render());
   document.addEventListener("keydown", onKey);
 }

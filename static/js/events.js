@@ -1,7 +1,7 @@
 // Live updates for the page: one EventSource at a time, resumed from the last event id, with
 // exponential backoff and jitter (1 s → 60 s) on errors, and no reconnecting while login is needed.
 //
-//   const live = new LiveEvents();
+//   const live = new LiveEvents();                                           // or { url: () => "api/events?…" }, read at each connect
 //   live.addEventListener("thumbnail-generated", (e) => refresh(e.detail.path));
 //   live.addEventListener("state", (e) => dot.dataset.state = e.detail);   // connecting|open|backoff|login-required|stopped
 //   live.addEventListener("login-required", showLogin);                      // then, after login: live.resume()
@@ -9,7 +9,7 @@
 
 export const EVENT_TYPES = [
   "thumbnail-generated", "thumbnail-progress", "thumbnail-batch-complete", "index-progress", "index-complete",
-  "download-progress", "download-complete", "download-error", "settings-changed", "auth-changed",
+  "download-progress", "download-complete", "download-error", "settings-changed", "auth-changed", "album-changed",
 ];
 const AUTH_REASONS = ["AUTH_REQUIRED", "TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "CSRF_FAILED"];
 
@@ -48,8 +48,9 @@ export class LiveEvents extends EventTarget {
   connect() {
     clearTimeout(this.timer);
     this.timer = null;
-    const query = this.lastEventId ? `${this.url.includes("?") ? "&" : "?"}lastEventId=${encodeURIComponent(this.lastEventId)}` : "";
-    const source = new this.EventSourceImpl(this.url + query, { withCredentials: true });
+    const url = typeof this.url === "function" ? this.url() : this.url;
+    const query = this.lastEventId ? `${url.includes("?") ? "&" : "?"}lastEventId=${encodeURIComponent(this.lastEventId)}` : "";
+    const source = new this.EventSourceImpl(url + query, { withCredentials: true });
     this.source = source;
     this.setState("connecting");
     source.onopen = () => { this.attempts = 0; this.setState("open"); };

@@ -206,3 +206,85 @@ def test_per_ip_cap_and_no_global_rate_limit(make_client):
     while client.get("/api/events", buffered=False).status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     streams[1].close()
+
+
+DOWNLOAD_ERROR = {"taskId": 7, "code": "FETCH_FAILED",
+                  "message": "private-feeds.owner-corp.example could not be reached"}
+
+
+def admin_token(client) -> str:
+    """An admin token; the exchange also sets the admin cookie (path /api), which reaches /api/events."""
+    return client.post("/api/auth/admin", json={"adminSecret": ADMIN_SECRET}).get_json()["token"]
+
+
+def wait_past(stream: Stream, event_id: int) -> list[tuple[str | None, str, str]]:
+    stream.wait_for(lambda f: any(frame.startswith(f"id: {event_id}\n") for frame in f))
+    stream.close()
+    return stream.events()
+
+
+def test_an_anonymous_stream_gets_no_admin_events_live_or_replayed(make_client):
+    client = make_client()
+    private(public=True)
+    seen = events.publish("thumbnail-generated", {"path": "a.jpg", "v": 1})
+    events.publish("download-error", DOWNLOAD_ERROR)
+    kept = events.publish("index-complete", {"added": 1})
+    replay, live = connect(client, headers={"Last-Event-ID": str(seen)}), connect(client)
+    live.wait_for(lambda f: f)
+    events.publish("download-complete", {"taskId": 7, "entry": {"title": "secret"}, "images": []})
+    last = events.publish("thumbnail-generated", {"path": "b.jpg", "v": 1})
+    replayed, received = wait_past(replay, last), wait_past(live, last)
+    assert [(int(i), kind) for i, kind, _ in replayed[1:]] == [(kept, "index-complete"), (last, "thumbnail-generated")]
+    assert [(int(i), kind) for i, kind, _ in received[1:]] == [(last, "thumbnail-generated")]
+    assert not any("owner-corp" in frame or "secret" in frame for frame in replay.frames + live.frames)
+
+
+@pytest.mark.parametrize("credential", ["bearer", "cookie"])
+def test_an_admin_stream_gets_admin_events_live_and_replayed(make_client, credential):
+    client = make_client()
+    private()  # private mode: the admin credential alone opens the stream
+    token = admin_token(client)
+    headers = {"Authorization": f"Bearer {token}"} if credential == "bearer" else {}
+    if credential == "bearer":
+        client.delete_cookie("admin_token", path="/api")
+    seen = events.publish("thumbnail-generated", {"path": "a.jpg", "v": 1})
+    missed = events.publish("download-error", DOWNLOAD_ERROR)
+    stream = connect(client, headers={**headers, "Last-Event-ID": str(seen)}, query_string={"audience": "admin"})
+    stream.wait_for(lambda f: f)
+    live = events.publish("download-progress", {"taskId": 7, "phase": "images"})
+    kinds = [(int(i), kind) for i, kind, _ in wait_past(stream, live)[1:]]
+    assert kinds == [(missed, "download-error"), (live, "download-progress")]
+
+
+def test_an_admin_stream_needs_an_admin_credential(make_client):
+    client = make_client()
+    private(public=True)
+    refused = client.get("/api/events?audience=admin")
+    assert refused.status_code == 403 and refused.get_json()["code"] == "ADMIN_REQUIRED"
+    viewer = client.post("/api/auth/login", json={"password": PASSWORD}).get_json()["token"]
+    as_viewer = client.get("/api/events?audience=admin", headers={"Authorization": f"Bearer {viewer}"})
+    assert as_viewer.status_code == 403 and as_viewer.get_json()["code"] == "ADMIN_REQUIRED"
+    bad = client.get("/api/events?audience=owners")
+    assert bad.status_code == 400 and bad.get_json()["field"] == "audience"
+
+
+def test_a_logged_out_session_cannot_open_a_stream(make_client):
+    client = make_client()
+    private()
+    login = client.post("/api/auth/login", json={"password": PASSWORD}).get_json()
+    assert client.post("/api/auth/logout", headers={"Authorization": f"Bearer {login['token']}"}).status_code == 204
+    refused = client.get("/api/events", headers={"Authorization": f"Bearer {login['token']}"})
+    assert refused.status_code == 401 and refused.get_json()["code"] == "TOKEN_REVOKED"
+
+
+def test_an_open_stream_of_a_logged_out_session_ends_at_its_next_auth_check(make_client):
+    client = make_client()
+    private()
+    login = client.post("/api/auth/login", json={"password": PASSWORD}).get_json()
+    stream = connect(client, headers={"Authorization": f"Bearer {login['token']}"})
+    stream.wait_for(lambda f: f)
+    assert client.post("/api/auth/logout", headers={"Authorization": f"Bearer {login['token']}"}).status_code == 204
+    events.publish("auth-changed", {"passwordEnabled": True, "publicAccess": False})
+    stream.wait_for(lambda f: any("auth-expired" in x for x in f))
+    assert stream.events()[-1][1:] == ("auth-expired", '{"code":"TOKEN_REVOKED"}')
+    assert stream.ended.wait(3)

@@ -11,6 +11,7 @@ from models import Event as EventRow
 from services import events
 
 WAIT_S = 5.0
+N = "index-progress"  # a type every subscription receives
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_publish_returns_increasing_ids_and_stores_json(db):
 def test_created_at_keeps_subsecond_precision(db):
     """Pruning by age needs an 8-byte float column: a 4-byte REAL rounds epoch seconds to 128 s steps."""
     before = time.time()
-    event_id = events.publish("n", {})
+    event_id = events.publish(N, {})
     assert before - 0.01 <= EventRow.get_by_id(event_id).created_at <= time.time() + 0.01
 
 
@@ -84,10 +85,10 @@ def test_subscribe_starts_after_the_newest_event_and_holds_no_connection(db, mak
 
 
 def test_last_event_id_replays_missed_events_in_order_then_live_ones(make_hub):
-    ids = [events.publish("n", {"i": i}) for i in range(4)]
+    ids = [events.publish(N, {"i": i}) for i in range(4)]
     hub = make_hub(poll_interval_s=0.05)
     sub = hub.subscribe(ids[0])
-    live = events.publish("n", {"i": 4})
+    live = events.publish(N, {"i": 4})
     got = [sub.get(WAIT_S) for _ in range(4)]
     assert [e.id for e in got if e] == [*ids[1:], live]
     assert [e.data["i"] for e in got if e] == [1, 2, 3, 4]
@@ -99,17 +100,17 @@ def test_no_duplicates_across_the_replay_and_live_boundary(make_hub):
     hub = make_hub(autostart=False)
     first = hub.subscribe(None)  # sets the poller's cursor before the events below
     start = events.latest_id()
-    ids = [events.publish("n", {"i": i}) for i in range(3)]
+    ids = [events.publish(N, {"i": i}) for i in range(3)]
     second = hub.subscribe(start)  # replays the three events the poller has not delivered yet
     hub.poll_once()  # ... and now delivers them again as live events
-    later = events.publish("n", {"i": 3})
+    later = events.publish(N, {"i": 3})
     hub.poll_once()
     assert [e.id for e in drain(second)] == [*ids, later]
     assert [e.id for e in drain(first)] == [*ids, later]
 
 
 def test_resync_when_the_missed_events_were_pruned(make_hub):
-    ids = [events.publish("n", {"i": i}) for i in range(5)]
+    ids = [events.publish(N, {"i": i}) for i in range(5)]
     assert events.prune(keep_rows=2) == 3
     hub = make_hub(autostart=False)
     gap = hub.subscribe(ids[0])
@@ -120,7 +121,7 @@ def test_resync_when_the_missed_events_were_pruned(make_hub):
 
 
 def test_resync_when_the_id_is_newer_than_any_event_or_too_far_behind(make_hub):
-    ids = [events.publish("n", {"i": i}) for i in range(4)]
+    ids = [events.publish(N, {"i": i}) for i in range(4)]
     hub = make_hub(autostart=False, replay_max_rows=2)
     future = hub.subscribe(ids[-1] + 1000)
     assert future.resync_needed and future.last_id == ids[-1]
@@ -133,7 +134,7 @@ def test_a_slow_subscriber_is_dropped_without_affecting_others(make_hub):
     slow, fast = hub.subscribe(None), hub.subscribe(None)
     ids = []
     for _ in range(2):
-        ids += [events.publish("n", {}), events.publish("n", {})]
+        ids += [events.publish(N, {}), events.publish(N, {})]
         hub.poll_once()
         assert [e.id for e in drain(fast)] == ids[-2:]
     assert slow.ended == "overflow" and hub.subscriber_count() == 1
@@ -141,7 +142,7 @@ def test_a_slow_subscriber_is_dropped_without_affecting_others(make_hub):
     with pytest.raises(events.SubscriptionEnded) as ended:
         slow.get(0)
     assert ended.value.reason == "overflow"
-    more = events.publish("n", {})
+    more = events.publish(N, {})
     hub.poll_once()
     assert [e.id for e in drain(fast)] == [more]
 
@@ -165,27 +166,27 @@ def test_a_reader_waiting_while_events_arrive_from_another_thread_misses_no_wake
     reader.start()
     published = []
     for _ in range(rounds):
-        published += [events.publish("n", {}) for _ in range(per_round)]
+        published += [events.publish(N, {}) for _ in range(per_round)]
         hub.poll_once()
     reader.join(2 * WAIT_S)
     assert received == published
 
 
 def test_prune_keeps_the_newest_rows(db):
-    ids = [events.publish("n", {"i": i}) for i in range(10)]
+    ids = [events.publish(N, {"i": i}) for i in range(10)]
     assert events.prune(keep_seconds=3600, keep_rows=4) == 6
     assert [row.id for row in EventRow.select().order_by(EventRow.id)] == ids[-4:]
     assert events.prune(keep_seconds=3600, keep_rows=4) == 0
 
 
 def test_prune_drops_old_rows_but_never_the_newest(db):
-    ids = [events.publish("n", {"i": i}) for i in range(4)]
+    ids = [events.publish(N, {"i": i}) for i in range(4)]
     EventRow.update(created_at=1000.0).where(EventRow.id <= ids[1]).execute()
     assert events.prune(keep_seconds=60, keep_rows=100, now=2000.0) == 2
     assert [row.id for row in EventRow.select().order_by(EventRow.id)] == ids[2:]
     assert events.prune(keep_seconds=60, keep_rows=100, now=time.time() + 3600) == 1
     assert [row.id for row in EventRow.select()] == [ids[-1]]
-    assert events.publish("n", {}) > ids[-1]  # ids keep growing after a prune
+    assert events.publish(N, {}) > ids[-1]  # ids keep growing after a prune
 
 
 def test_shutdown_ends_a_waiting_subscriber_and_later_subscriptions(make_hub):
@@ -220,3 +221,37 @@ def test_the_default_hub_is_replaced_after_shutdown(db):
     second = events.hub()
     assert second is not first
     events.shutdown()
+
+
+def test_admin_events_reach_only_admin_subscriptions_live_and_replayed(make_hub):
+    hub = make_hub(autostart=False)
+    seen = events.publish(N, {})
+    replayed_secret = events.publish("download-error", {"message": "feeds.example could not be reached"})
+    public, admin = hub.subscribe(seen), hub.subscribe(seen, admin=True)
+    try:
+        live_secret = events.publish("download-complete", {"entry": {"title": "secret"}})
+        unknown = events.publish("a-type-nobody-classified", {})
+        last = events.publish("thumbnail-generated", {"path": "a.jpg"})
+        hub.poll_once()
+        assert [e.id for e in drain(public)] == [last]
+        assert [e.id for e in drain(admin)] == [replayed_secret, live_secret, unknown, last]
+    finally:
+        public.close()
+        admin.close()
+    assert EventRow.get_by_id(replayed_secret).audience == "admin" and EventRow.get_by_id(last).audience == "everyone"
+
+
+def test_init_db_adds_the_audience_column_to_an_older_event_table(db):
+    """An upgrade: the rows from before count as admin events (fail closed); running it again is harmless."""
+    from models import database
+    from services.database import init_db, is_postgres
+
+    key = "BIGSERIAL PRIMARY KEY" if is_postgres() else "INTEGER PRIMARY KEY"
+    database.execute_sql("DROP TABLE event")
+    database.execute_sql(f"CREATE TABLE event (id {key}, type VARCHAR(64) NOT NULL, "
+                         "data TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)")
+    database.execute_sql("INSERT INTO event (type, data, created_at) VALUES ('index-progress', '{}', 0)")
+    init_db()
+    init_db()
+    assert [row.audience for row in EventRow.select()] == ["admin"]
+    assert EventRow.get_by_id(events.publish(N, {})).audience == "everyone"

@@ -124,7 +124,7 @@ class Listing {
       if (entries.some((entry) => entry.isIntersecting)) this.next();
     }, { rootMargin: "800px 0px" });
     this.onChange = () => this.changed();
-    for (const type of ["index-complete", "download-complete"]) app.live.addEventListener(type, this.onChange);
+    for (const type of ["index-complete", "album-changed"]) app.live.addEventListener(type, this.onChange);
     this.refreshTimer = null;
   }
 
@@ -223,6 +223,6 @@ class Listing {
     clearTimeout(this.refreshTimer);
     this.scroller.disconnect();
     this.thumbs.dispose();
-    for (const type of ["index-complete", "download-complete"]) this.app.live.removeEventListener(type, this.onChange);
+    for (const type of ["index-complete", "album-changed"]) this.app.live.removeEventListener(type, this.onChange);
   }
 }
