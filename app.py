@@ -28,6 +28,7 @@ from blueprints import (
 from blueprints._auth import init_auth
 from blueprints._guard import refuse_cross_site
 from blueprints._http import GalleryPathConverter
+from blueprints._request_headers import install as install_request_headers
 from config import Config, load_config
 from services.database import bind_database, close_connection, open_database
 from services.gallery.thumbs import make_thumbnailer
@@ -49,6 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     _configure_logging(config)
     bind_database(open_database(config.database_url))
     app.teardown_appcontext(lambda _exc: close_connection())
+    install_request_headers(app)  # inside ProxyFix: sees the prefix it applied
     if config.trusted_proxies:
         hops = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)

@@ -45,6 +45,12 @@ class InvalidPath(BadRequest):
     message = "The path is not a valid gallery path."
 
 
+class InvalidProxyHeader(BadRequest):
+    """A trusted proxy forwarded a header the app refuses to use (e.g. an X-Forwarded-Prefix that is not a path)."""
+
+    code = "INVALID_PROXY_HEADER"
+
+
 class Unauthorized(AppError):
     status = 401
     code = "AUTH_REQUIRED"

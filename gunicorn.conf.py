@@ -5,6 +5,7 @@ process holding the database lease actually runs them (services/jobs.py).
 """
 
 from config import load_config
+from services.accesslog import AccessLogger
 
 _config = load_config()
 
@@ -24,6 +25,8 @@ limit_request_line = 8190
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 accesslog = "-"
+# Request-controlled atoms escaped and the client as a parsed address: no header can forge a log line.
+logger_class = AccessLogger
 access_log_format = 'pid=%(p)s %(h)s fwd="%({x-forwarded-for}i)s" "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 proc_name = "photonix"

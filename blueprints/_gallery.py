@@ -5,16 +5,16 @@ URLs in items start at the app's script root, so they stay right under a sub-pat
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from urllib.parse import quote
 
-from flask import g, request
+from flask import current_app, g, request
 
 from blueprints._auth import caller, request_auth_state
-from blueprints._http import app_config, secure_cookies
+from blueprints._http import app_config, client_ip, secure_cookies
 from errors import NotFound
 from services import events
+from services.gallery import visitors
 from services.gallery.index import Indexer
 from services.gallery.keys import version
 from services.paths import GalleryPath, media_kind, resolve
@@ -52,21 +52,24 @@ def viewer_id() -> str | None:
 
 
 def ensure_visitor_cookie(response) -> None:
-    """Give this browser a visitor id (an opaque random value, httpOnly) if it has none yet."""
-    if not _visitor_cookie():
+    """Give this browser the visitor id new_visitor() issued (opaque, signed, httpOnly), if it had none."""
+    if g.get("visitor_id") and not _visitor_cookie():
         response.set_cookie(VISITOR_COOKIE, g.visitor_id, max_age=VISITOR_COOKIE_DAYS * 86400,
                             path=request.script_root + "/", httponly=True, samesite="Lax", secure=secure_cookies())
 
 
 def new_visitor() -> None:
-    """Before recording a first view: make up this browser's id so the view and the cookie agree."""
+    """Before recording a view: issue this browser an id if it sent none, so the view and the cookie agree;
+    but only while its address is under services/gallery/visitors.py's quota (else it stays anonymous)."""
     if not g.get("visitor_id"):
-        g.visitor_id = _visitor_cookie() or secrets.token_hex(16)
+        g.visitor_id = _visitor_cookie()
+    if not g.visitor_id and visitors.may_issue(current_app.extensions["photonix_limiter"].storage, client_ip()):
+        g.visitor_id = visitors.new_id(app_config().jwt_secret)
 
 
 def _visitor_cookie() -> str | None:
-    visitor = request.cookies.get(VISITOR_COOKIE, "")
-    return visitor if len(visitor) == 32 and all(ch in "0123456789abcdef" for ch in visitor) else None
+    """The visitor id this browser sent, if this server issued it (a made-up one counts as none)."""
+    return visitors.verified(app_config().jwt_secret, request.cookies.get(VISITOR_COOKIE, ""))
 
 
 def cache_visibility() -> str:

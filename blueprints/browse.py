@@ -39,7 +39,9 @@ def post_viewed():
     found = gallery_path(raw)
     album = found.rel if found.real.is_dir() else parent_of(found.rel) or ""
     new_visitor()
-    browse.record_view(viewer_id(), album)
+    viewer = viewer_id()
+    if viewer is not None:  # a cookie-less client over its address's quota of new visitors: not recorded
+        browse.record_view(viewer, album)
     response = make_response("", 204)
     ensure_visitor_cookie(response)
     return response

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 import errors
 from services.database import busy_error
+from services.logtext import escape
 
 log = logging.getLogger("photonix.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -87,5 +88,5 @@ def _unexpected(exc: Exception):
     if busy is not None:
         log.warning("request %s: %s", request_id(), exc)
         return error_response(busy)
-    log.exception("request %s %s %s failed", request_id(), request.method, request.path)
+    log.exception("request %s %s %s failed", request_id(), escape(request.method), escape(request.path))
     return error_response(errors.AppError())

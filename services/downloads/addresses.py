@@ -10,6 +10,8 @@ import re
 import socket
 from urllib.parse import SplitResult, urlsplit
 
+import idna
+
 from errors import FetchRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -89,7 +91,8 @@ def check_url(url: str, allowed_ports: frozenset[int], *, allow_private: bool = 
     No user:password@, no control characters, no spaces or backslashes around the host. A numeric host
     in any inet_aton spelling (2130706433, 0177.0.0.1, 0x7f.1, 127.1) is judged, like any IP literal, as
     the address it means (under `allow_private`) and comes back in canonical form, so it never reaches
-    DNS as a name. Host names are not resolved here: fetch.py checks what they resolve to.
+    DNS as a name; so does a non-ASCII host once IDNA-mapped (full-width "１２７.０.０.１" is 127.0.0.1).
+    Host names are not resolved here: fetch.py checks what they resolve to.
     """
     if _CONTROL_CHARS.search(url):
         raise FetchRefused("The URL contains control characters.")
@@ -105,7 +108,7 @@ def check_url(url: str, allowed_ports: frozenset[int], *, allow_private: bool = 
         raise FetchRefused("The URL's host part contains spaces or backslashes.")
     if "@" in parts.netloc:
         raise FetchRefused("URLs with a user name or password (user:pass@host) are not fetched.")
-    host = parts.hostname
+    host = _ascii_host(parts.hostname)
     if not host or "%" in host:
         raise FetchRefused("The URL has no valid host.")
     port = DEFAULT_PORTS[scheme] if port is None else port
@@ -114,11 +117,26 @@ def check_url(url: str, allowed_ports: frozenset[int], *, allow_private: bool = 
                            f"{', '.join(map(str, sorted(allowed_ports)))}).")
     literal = _ip_literal(host)
     if literal is None:
-        return parts._replace(scheme=scheme)
+        return parts._replace(scheme=scheme) if host == parts.hostname else \
+            parts._replace(scheme=scheme, netloc=_netloc(host, parts.port))
     check_address(str(literal), allow_private)
-    shown = f"[{literal}]" if literal.version == 6 else str(literal)
-    netloc = shown if parts.port is None else f"{shown}:{parts.port}"
-    return parts._replace(scheme=scheme, netloc=netloc)
+    return parts._replace(scheme=scheme, netloc=_netloc(f"[{literal}]" if literal.version == 6 else str(literal),
+                                                        parts.port))
+
+
+def _ascii_host(host: str | None) -> str | None:
+    """A non-ASCII host as the ASCII name every client sends (IDNA with UTS #46 mapping, as requests does):
+    full-width digits and dots become an IP address (judged as one), other names their xn-- form."""
+    if not host or host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError and its kinds
+        raise FetchRefused("The URL's host is not a valid internationalised domain name.") from None
+
+
+def _netloc(host: str, port: int | None) -> str:
+    return host if port is None else f"{host}:{port}"
 
 
 def _ip_literal(host: str) -> IPAddress | None:

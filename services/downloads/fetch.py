@@ -23,6 +23,7 @@ from urllib3 import exceptions as u3
 from errors import DownloadFailed, FetchTimeout, FetchTooLarge
 from services.downloads.addresses import check_url
 from services.downloads.guard import GuardedAdapter, answer_deadline
+from services.logtext import escape
 from services.version import VERSION
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class Fetcher:
             raise DownloadFailed(f"{host} could not be reached: {_reason(exc)}.") from exc
         finally:
             answer_deadline.reset(armed)
-        log.debug("GET from %s answered %s", host, response.status_code)
+        log.debug("GET from %s answered %s", escape(host), response.status_code)
         return response
 
     def _read(self, response: requests.Response, max_bytes: int, deadline: float,

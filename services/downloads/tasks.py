@@ -188,10 +188,29 @@ def _target_folder(value: object, root: Path) -> str:
         rel = paths.normalise(value.strip())
     except AppError as exc:
         raise ValidationFailed("targetFolder", exc.message) from None
-    real = (root / rel).resolve()
-    if not rel or not paths.visible_inside(root, real):
+    if not rel:
         raise ValidationFailed("targetFolder", "targetFolder must be a folder inside the gallery, not its root.")
+    _check_target_on_disk(root, rel)
     return rel
+
+
+def _check_target_on_disk(root: Path, rel: str) -> None:
+    """Refuse now what would fail at run time: a symlink on the way that leads out of the photos folder (or
+    into a hidden one), or a file where a folder must be. A folder that does not exist yet is fine."""
+    try:
+        real = (root / rel).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ValidationFailed("targetFolder", f"targetFolder {rel!r} is a symbolic link loop.") from None
+    if real != root and root not in real.parents:
+        raise ValidationFailed("targetFolder", f"targetFolder {rel!r} leads outside the photos folder "
+                                               "(through a symbolic link).")
+    if real == root or not paths.visible_inside(root, real):
+        raise ValidationFailed("targetFolder", f"targetFolder {rel!r} leads back to the gallery's root or into "
+                                               "a hidden folder.")
+    existing = next(p for p in (real, *real.parents) if p.exists())
+    if not existing.is_dir():
+        shown = existing.relative_to(root).as_posix()
+        raise ValidationFailed("targetFolder", f"targetFolder {shown!r} is a file, not a folder.")
 
 
 def _words(name: str, value: object) -> list[str]:

@@ -24,6 +24,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_QUERY_CHARS = 200
 MAX_VIEWS_LISTED = 100
+MAX_VIEWS_PER_VIEWER = MAX_VIEWS_LISTED  # rows kept per viewer: more could never be listed
 
 
 # Rows are namedtuples with these columns (model instances cost ~7 ms more per page of 200).
@@ -72,10 +73,15 @@ def search(query: str, page: int, limit: int) -> Page:
 
 
 def record_view(viewer: str, rel: str) -> None:
-    """Remember that `viewer` opened album `rel` now (one row per viewer and album)."""
+    """Remember that `viewer` opened album `rel` now (one row per viewer and album); a viewer keeps only its
+    MAX_VIEWS_PER_VIEWER newest rows, so no viewer grows the table without bound."""
     now = time.time()
-    (View.insert(viewer=viewer, path_hash=path_hash(rel), path=rel, viewed_at=now)
-     .on_conflict(conflict_target=[View.viewer, View.path_hash], update={View.viewed_at: now}).execute())
+    with database.atomic():
+        (View.insert(viewer=viewer, path_hash=path_hash(rel), path=rel, viewed_at=now)
+         .on_conflict(conflict_target=[View.viewer, View.path_hash], update={View.viewed_at: now}).execute())
+        newest = (View.select(View.path_hash).where(View.viewer == viewer).order_by(View.viewed_at.desc())
+                  .limit(MAX_VIEWS_PER_VIEWER))
+        View.delete().where((View.viewer == viewer) & View.path_hash.not_in(newest)).execute()
 
 
 def recently_viewed(viewer: str | None, limit: int) -> list[Any]:

@@ -119,7 +119,11 @@ def test_diagnose_over_https_sees_the_browser_view(stack, private_gallery):
     with _browser(stack) as browser:
         assert browser.post(stack.https + "/api/auth/login", json={"password": PASSWORD}, timeout=TIMEOUT).ok
         seen = browser.get(stack.https + "/api/auth/diagnose", timeout=TIMEOUT,
-                           headers={"X-Forwarded-For": "203.0.113.7"}).json()
+                           headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Prefix": "//evil.example"}).json()
+        # The shipped config sends no X-Forwarded-Prefix at the root, so a client's own never reaches the app.
+        page = browser.get(stack.https + "/", timeout=TIMEOUT, headers={"X-Forwarded-Prefix": "//evil.example"})
+    assert page.status_code == 200 and '<base href="/">' in page.text
+    assert "X-Forwarded-Prefix" not in seen["proxyHeaders"]
     assert (seen["scheme"], seen["host"], seen["prefix"], seen["clientIp"]) == ("https", HOST, "", "127.0.0.1")
     assert seen["proxyHeaders"]["X-Forwarded-Proto"] == "https"
     assert seen["proxyHeaders"]["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"

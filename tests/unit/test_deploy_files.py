@@ -1,5 +1,6 @@
 """deploy/: the example env file names only real variables and refuses to start until its secrets are
-replaced; the systemd unit runs `photonix serve` as an unprivileged, sandboxed user that can write its data."""
+replaced; the systemd unit runs `photonix serve` as an unprivileged, sandboxed user that can write its data.
+nginx/: every location that proxies to the app sets X-Forwarded-Prefix itself, so a client's never passes."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from config import PREFIX, VARIABLES, ConfigError, load_config
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENV_EXAMPLE = DEPLOY / "photonix.env.example"
 UNIT = DEPLOY / "photonix.service"
+NGINX = DEPLOY.parent / "nginx"
 KNOWN = {PREFIX + v.name for v in VARIABLES}
 SECRETS = ("PHOTONIX_JWT_SECRET", "PHOTONIX_ADMIN_SECRET")
 _ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(\S*)$")
 _COMMENTED_ASSIGNMENT = re.compile(r"^#\s*([A-Z][A-Z0-9_]*)=")
+_LOCATION = re.compile(r"^\s*location\s+(?:=\s+)?(\S+)\s*\{(.*?)^\s*\}", re.MULTILINE | re.DOTALL)
+_PREFIX_HEADER = re.compile(r"^\s*proxy_set_header\s+X-Forwarded-Prefix\s+(\S+);", re.MULTILINE | re.IGNORECASE)
 
 
 def _example() -> dict[str, str]:
@@ -101,3 +105,25 @@ def test_unit_stops_after_gunicorns_graceful_timeout():
     graceful = int(re.search(r"^graceful_timeout\s*=\s*(\d+)", gunicorn_conf, re.M).group(1))
     stop = _unit()["Service"]["TimeoutStopSec"]
     assert int(stop.rstrip("s")) > graceful
+
+
+def _directives(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
+@pytest.mark.parametrize("conf", sorted(NGINX.glob("*.conf")), ids=lambda p: p.name)
+def test_every_proxied_location_sets_the_prefix_itself(conf):
+    locations = _LOCATION.findall(_directives(conf.read_text()))
+    proxied = [(path, body) for path, body in locations if "proxy_pass" in body]
+    assert proxied, f"{conf.name} proxies nothing"
+    for path, body in proxied:
+        values = _PREFIX_HEADER.findall(body)
+        assert len(values) == 1, f"{conf.name} location {path}: X-Forwarded-Prefix set {len(values)} times"
+        value = values[0].strip('"')
+        # "" at the root (nginx then sends none); a sub-path location announces the prefix it strips.
+        assert value == "" or (value.startswith("/") and path.startswith(value)), (conf.name, path, value)
+
+
+def test_the_proxy_snippets_leave_the_prefix_to_each_location():
+    for snippet in sorted((NGINX / "snippets").glob("*.conf")):
+        assert not _PREFIX_HEADER.search(_directives(snippet.read_text())), snippet.name
