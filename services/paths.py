@@ -1,7 +1,9 @@
 """The one path-safety function: a client's relative gallery path → a real path inside PHOTOS_DIR.
 
-Every endpoint that takes a path goes through `resolve()`; the index uses `is_listed()` for names.
-Syntax problems are 400 INVALID_PATH, symlinks that leave the root 403 PATH_FORBIDDEN, missing 404.
+Every endpoint that takes a path goes through `resolve()`; the index lists only names `is_listed()`
+accepts, the same rule, so whatever browse lists opens. Paths are POSIX and URL-decoded exactly once (by
+werkzeug): "B: Trip", a backslash or "%2e%2e.jpg" are plain names. Syntax problems are 400 INVALID_PATH,
+symlinks that leave the root 403 PATH_FORBIDDEN, missing 404.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
 from errors import InvalidPath, NotFound, PathForbidden
 
@@ -23,7 +24,9 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".mov", ".m4v"})
 _KIND_BY_SUFFIX = {**dict.fromkeys(PHOTO_EXTENSIONS, "photo"), **dict.fromkeys(VIDEO_EXTENSIONS, "video")}
 _TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", "~")
 _TEMP_PREFIXES = ("~$", ".#")
-_DRIVE = re.compile(r"^[A-Za-z]:")
+# Control characters (all but tab, which is whitespace in a name like a space) break log lines, HTTP
+# headers and the router's <path:> (no newline); lone surrogates are bytes on disk that are not UTF-8.
+_UNREPRESENTABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def normalise(raw: str) -> str:
     """Check a relative path's syntax (already URL-decoded once) and return it without trailing slashes."""
     if len(raw) > MAX_PATH_CHARS:
         raise InvalidPath(f"The path is longer than {MAX_PATH_CHARS} characters.")
-    if raw.startswith("/") or "\\" in raw or _DRIVE.match(raw):
+    if raw.startswith("/"):
         raise InvalidPath("The path must be relative, with / between names.")
     text = raw.rstrip("/")
     if not text:
@@ -45,7 +48,9 @@ def normalise(raw: str) -> str:
     if len(segments) > MAX_DEPTH:
         raise InvalidPath(f"The path is deeper than {MAX_DEPTH} levels.")
     for segment in segments:
-        _check_segment(segment)
+        problem = name_problem(segment)
+        if problem:
+            raise InvalidPath(problem)
     return text
 
 
@@ -89,7 +94,7 @@ def visible_inside(root: Path, real: Path) -> bool:
     """Whether a resolved path is the root or below it with no hidden folder on the way."""
     if real != root and root not in real.parents:
         return False
-    return not any(part.startswith(".") for part in real.relative_to(root).parts)
+    return not any(_hidden(part) for part in real.relative_to(root).parts)
 
 
 def media_kind(name: str) -> str | None:
@@ -97,21 +102,36 @@ def media_kind(name: str) -> str | None:
     return _KIND_BY_SUFFIX.get(os.path.splitext(name)[1].lower())
 
 
-def is_listed(name: str) -> bool:
-    """Whether a file or folder name may appear in the gallery at all (not hidden, not a temp file)."""
+def is_listed(name: str, parent: str = "") -> bool:
+    """Whether the file or folder `name` in the folder `parent` appears in the gallery: exactly when
+    resolve() accepts "parent/name" (so whatever is listed opens), and it is not a temp file."""
+    path_chars = len(parent) + 1 + len(name) if parent else len(name)
+    depth = parent.count("/") + 2 if parent else 1
     lowered = name.lower()
-    return not (name.startswith(".") or lowered.endswith(_TEMP_SUFFIXES) or name.startswith(_TEMP_PREFIXES))
+    return not (name_problem(name) or lowered.endswith(_TEMP_SUFFIXES) or name.startswith(_TEMP_PREFIXES)
+                or path_chars > MAX_PATH_CHARS or depth > MAX_DEPTH)
 
 
-def _check_segment(segment: str) -> None:
-    if not segment:
-        raise InvalidPath("The path has an empty name (two slashes in a row).")
-    folded = unicodedata.normalize("NFKC", unquote(unquote(segment)))
-    if folded in (".", "..") or segment in (".", ".."):
-        raise InvalidPath("The path may not contain . or .. names.")
-    if segment.startswith(".") or folded.startswith("."):
-        raise InvalidPath("Hidden names (starting with .) are not part of the gallery.")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in segment):
-        raise InvalidPath("The path contains control characters or broken text.")
-    if len(segment.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise InvalidPath(f"A name in the path is longer than {MAX_NAME_BYTES} bytes.")
+def name_problem(name: str) -> str | None:
+    """Why one name cannot be part of a gallery path (the INVALID_PATH message), None when it can.
+
+    Taken literally: no further %-decoding and no Windows rules (":" and "\\" are ordinary characters
+    on POSIX). Refused: empty, "." and "..", hidden names (also after NFKC folding, so "．env" is hidden),
+    control characters but tab, bytes that are not UTF-8, more than MAX_NAME_BYTES.
+    """
+    if not name:
+        return "The path has an empty name (two slashes in a row)."
+    folded = name if name.isascii() else unicodedata.normalize("NFKC", name)
+    if folded in (".", ".."):
+        return "The path may not contain . or .. names."
+    if _hidden(name):
+        return "Hidden names (starting with .) are not part of the gallery."
+    if _UNREPRESENTABLE.search(name):
+        return "The path contains control characters or broken text."
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"A name in the path is longer than {MAX_NAME_BYTES} bytes."
+    return None
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or (not name.isascii() and unicodedata.normalize("NFKC", name).startswith("."))

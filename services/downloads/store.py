@@ -72,6 +72,8 @@ def target_folder(root: Path, rel: str) -> tuple[str, Path]:
     PathForbidden when a level resolves outside `root` or into a hidden folder; nothing is ever
     created outside the root, since each level is checked before the next is made.
     """
+    if "\\" in rel:  # a legal name on disk, but typed here it is a Windows path meant as folders
+        raise InvalidPath("Separate the target folder's levels with '/', not '\\'.")
     rel = paths.normalise(rel)
     real_root = root.resolve(strict=True)
     current = real_root

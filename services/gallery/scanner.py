@@ -1,7 +1,8 @@
 """Filesystem side of the index: list one folder (stat only) and read image headers, never pixels.
 
-Runs on the CPU pool (services/cpu.py): no database here. Hidden names, temp files, unsupported
-extensions and symlinks that leave the root are never listed.
+Runs on the CPU pool (services/cpu.py): no database here. Only names services.paths.is_listed accepts
+(the rule resolve() applies, so whatever is listed opens) are listed: no hidden names, temp files, names
+that are not UTF-8, unsupported extensions or symlinks that leave the root.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
-from services.paths import is_listed, link_allowed, media_kind
+from services.paths import is_listed, link_allowed, media_kind, name_problem
 
 log = logging.getLogger("photonix.gallery")
 ORIENTATION_TAG = 0x0112
@@ -57,7 +58,7 @@ def list_folder(root: Path, rel: str) -> Listing | None:
         log.warning("cannot list %s: %s", folder, exc)
         return None
     for entry in entries:
-        _add_entry(listing, entry, root)
+        _add_entry(listing, entry, root, rel)
     return listing
 
 
@@ -88,9 +89,11 @@ def probe(path: Path, kind: str) -> Probe:
     return Probe(mime, width, height)
 
 
-def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
+def _add_entry(listing: Listing, entry: os.DirEntry, root: Path, rel: str) -> None:
     name = entry.name
-    if not is_listed(name) or (not name.isascii() and _surrogate(name)):
+    if not is_listed(name, rel):
+        if not name.startswith(".") and name_problem(name):  # dot files and temp files are skipped quietly
+            log.warning("not listing %r in %r: %s", name, rel or "/", name_problem(name))
         return
     try:
         if entry.is_symlink() and not link_allowed(Path(entry.path), root):
@@ -107,12 +110,3 @@ def _add_entry(listing: Listing, entry: os.DirEntry, root: Path) -> None:
     else:
         listing.files.append(FileEntry(name, kind, stat.st_size, stat.st_mtime))
 
-
-def _surrogate(name: str) -> bool:
-    """Names that are not valid UTF-8 on disk cannot round-trip through URLs and JSON: skipped."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        log.warning("skipping a name that is not valid UTF-8: %r", name)
-        return True
-    return False

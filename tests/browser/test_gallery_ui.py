@@ -218,6 +218,21 @@ def test_a_video_plays_in_the_lightbox_and_seeks(server, page, photos_dir):
     assert video.evaluate("(v) => Math.round(v.currentTime)") == 3
 
 
+def test_names_with_a_drive_letter_and_percent_signs_open(page, env, tmp_path, photos_dir, db):
+    """URLs are built from names segment by segment (encodeURIComponent), never decoded twice (#18)."""
+    images.jpeg(photos_dir / "B: Trip" / "%2e%2e.jpg", size=(300, 200))
+    with gallery_server(env, tmp_path) as running:
+        open_gallery(page, running)
+        page.click('.album-card[data-path="B: Trip"]')
+        page.wait_for_selector('.media-card[data-path="B: Trip/%2e%2e.jpg"]')
+        assert page.evaluate("location.hash") == "#/browse/B%3A%20Trip"
+        thumbnails_loaded(page)
+        page.reload()  # the album's own URL opens it again
+        page.click(".media-card >> nth=0")
+        page.wait_for_function("() => document.querySelector('#lightbox img')?.naturalWidth === 300")
+        assert page.inner_text("#lightbox-caption") == "%2e%2e.jpg"
+
+
 def test_an_empty_gallery_says_what_to_do(page, env, tmp_path, db):
     with gallery_server(env, tmp_path) as empty:
         open_gallery(page, empty, "#/")

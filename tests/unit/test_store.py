@@ -359,13 +359,18 @@ def test_target_folder_creates_missing_levels(root):
     assert target_folder(root, "") == ("", root)
 
 
+def test_target_folder_takes_a_drive_letter_as_a_plain_name(root):
+    # "C:" is an ordinary folder name on the server's POSIX filesystem, as it is for browse.
+    assert target_folder(root, "C:/x") == ("C:/x", root / "C:" / "x")
+
+
 def test_target_folder_follows_symlinks_that_stay_inside(root):
     (root / "albums").mkdir()
     os.symlink(root / "albums", root / "link")
     assert target_folder(root, "link/new") == ("link/new", root / "albums" / "new")
 
 
-@pytest.mark.parametrize("rel", ["../x", "/etc", "a/../../x", ".hidden/x", "a\\b", "C:/x"])
+@pytest.mark.parametrize("rel", ["../x", "/etc", "a/../../x", ".hidden/x", "a\\b"])
 def test_target_folder_refuses_bad_paths(root, rel):
     with pytest.raises(InvalidPath):
         target_folder(root, rel)
