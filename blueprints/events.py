@@ -65,7 +65,7 @@ def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | No
             stalled: Callable[[], bool], release: Callable[[], None], sock: Any) -> Iterator[bytes]:
     # One generator level only: every nested generator deepens the stack each idle greenlet keeps.
     # A client that hangs up ends the subscription at once, so the slot is not held until a write fails.
-    stop_watching = hangup.watch(sock, sub.close)
+    watched = hangup.watch(sock, sub.close)
     try:
         yield (f"retry: {RETRY_MS}\n" + frame("connected", {"clientId": uuid.uuid4().hex,
                                                             "lastEventId": sub.last_id}, sub.last_id)).encode()
@@ -81,7 +81,7 @@ def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | No
     except events.SubscriptionEnded as ended:
         log.debug("event stream ended: %s", ended.reason)
     finally:
-        stop_watching()
+        hangup.unwatch(watched)
         sub.close()
         release()
 

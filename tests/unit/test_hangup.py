@@ -1,5 +1,6 @@
-"""services/hangup.py on a gevent socket pair: a peer's close or reset is noticed without any write; bytes the
-peer sends are left unread and stop the watch; anything but a gevent socket is not watched."""
+"""services/hangup.py on gevent sockets: a peer's close or reset is noticed without any write; bytes the peer
+sends are left unread and stop the watch; anything but a gevent socket is not watched; many sockets share one
+epoll set and each is told only of its own peer."""
 
 import socket
 import struct
@@ -21,8 +22,8 @@ def pair():
 
 def watched(sock):
     calls = []
-    stop = hangup.watch(sock, lambda: calls.append("hung up"))
-    return calls, stop
+    fd = hangup.watch(sock, lambda: calls.append("hung up"))
+    return calls, lambda: hangup.unwatch(fd)
 
 
 @pytest.mark.parametrize("reset", [False, True])
@@ -76,4 +77,32 @@ def test_other_sockets_are_not_watched():
     stop()
     assert calls == []
     plain_a.close()
-    assert hangup.watch(None, lambda: None)() is None
+    assert hangup.watch(None, lambda: None) == hangup.NOT_WATCHED
+    hangup.unwatch(hangup.NOT_WATCHED)  # nothing to stop
+
+
+def connected_pairs(count):
+    listener = gsocket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(count)
+    clients = [gsocket.create_connection(listener.getsockname()) for _ in range(count)]
+    servers = [listener.accept()[0] for _ in range(count)]
+    listener.close()
+    return clients, servers
+
+
+def test_each_watched_socket_hears_only_of_its_own_peer():
+    clients, servers = connected_pairs(5)
+    calls = []
+    fds = [hangup.watch(sock, lambda n=n: calls.append(n)) for n, sock in enumerate(servers)]
+    for n in (1, 3):
+        clients[n].close()
+    with gevent.Timeout(5):
+        while len(calls) < 2:
+            gevent.sleep(0.01)
+    gevent.idle()
+    assert sorted(calls) == [1, 3]
+    for fd in fds:
+        hangup.unwatch(fd)
+    for sock in clients + servers:
+        sock.close()
