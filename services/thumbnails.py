@@ -51,6 +51,9 @@ VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
 ORIENTATION_TAG = 0x0112
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 ROTATIONS = range(2, 9)  # EXIF orientations that exif_transpose applies as a full-size copy
+# What a thumbnail holds of the decode budget before its header is read (at most an eighth of the budget): a
+# camera JPEG drafted for a thumbnail needs a few MiB, so nearly every one is made in a single pool trip.
+OPTIMISTIC_HOLD_BYTES = 32 * decode_budget.MIB
 
 _SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
         '<rect width="320" height="240" fill="#2b2f36"/>{}</svg>')
@@ -81,6 +84,14 @@ class Result:
 
 class _Refused(Exception):
     """A source that cannot be thumbnailed; the message is the reason kept in the marker."""
+
+
+class _NeedsMore(Exception):
+    """Raised from the header, before decoding: the decode needs more of the budget than was held for it."""
+
+    def __init__(self, need: int):
+        super().__init__(f"{need} bytes")
+        self.need = need
 
 
 class _Files(NamedTuple):
@@ -204,11 +215,11 @@ class Thumbnailer:
         if source.kind == "video":
             done, reason = self._make_video(source, key, files)
         else:
-            # One trip to the pool for the lock, the check and the image, after one for the header: each trip
-            # is a hand-off through the hub, and while it is under way that pool thread makes nothing.
+            # One trip to the pool for the lock, the check and the image: each trip is a hand-off through the
+            # hub, and while it is under way that pool thread makes nothing.
             formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
-            done, reason = self._decode(source.path, formats, _make_locked, key, files, source.path, self._width,
-                                        self._max_pixels, self._budget.total, formats)
+            done, reason = self._decode(_make_locked, key, files, source.path, self._width, self._max_pixels,
+                                        self._budget.total, formats)
         if done is not None:
             return done
         if reason is None:
@@ -228,27 +239,38 @@ class Thumbnailer:
             except _Refused as error:
                 reason: str | None = str(error)
             else:
-                reason = self._decode(frame, ("PNG",), _make_file, frame, files.webp, self._width, self._max_pixels,
+                reason = self._decode(_make_file, frame, files.webp, self._width, self._max_pixels,
                                       self._budget.total, ("PNG",))
             if reason is not None:
                 cpu.run_cpu(_write_atomic, files.marker, reason.encode())
             return None, reason
         finally:
             _release(files.lock, fd)
+    def _decode(self, make: Callable[..., T], *args: Any) -> T:
+        """make(*args, allowed_bytes=…) on the pool, holding that much of the decode budget. Waits happen here,
+        in this greenlet, never on a pool thread. Most decodes fit in a small first hold and take one trip;
+        one that needs more learns it from the header (_NeedsMore, nothing decoded) and goes again holding
+        exactly what it needs. An image over the whole budget is refused by _render from that header."""
+        guess = min(OPTIMISTIC_HOLD_BYTES, self._budget.total // 8)
+        with self._budget.hold(guess):
+            outcome = cpu.run_cpu(_within, make, args, guess)
+        if not isinstance(outcome, _NeedsMore):
+            return outcome
+        with self._budget.hold(outcome.need):
+            return cpu.run_cpu(make, *args, allowed_bytes=outcome.need)
 
 
-    def _decode(self, data: Path | bytes, formats: tuple[str, ...], make: Callable[..., T], *args: Any) -> T:
-        """make(*args) on the pool once the decode budget admits decoding `data`. The wait is here, in this
-        greenlet, never on a pool thread; an image over the whole budget takes nothing and waits for nothing:
-        _render refuses it from the same header."""
-        need = cpu.run_cpu(_decode_bytes, data, self._width, formats)
-        admitted = self._budget.hold(need) if need <= self._budget.total else contextlib.nullcontext()
-        with admitted:
-            return cpu.run_cpu(make, *args)
+def _within(make: Callable[..., T], args: tuple, allowed_bytes: int) -> T | _NeedsMore:
+    """Pool thread: make(*args) within `allowed_bytes`, or the _NeedsMore its header raised (returned, not
+    raised: gevent's pool prints every exception that leaves a task)."""
+    try:
+        return make(*args, allowed_bytes=allowed_bytes)
+    except _NeedsMore as more:
+        return more
 
 
 def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: int, max_bytes: int,
-                 formats: tuple[str, ...]) -> tuple[Result | None, str | None]:
+                 formats: tuple[str, ...], *, allowed_bytes: int) -> tuple[Result | None, str | None]:
     """Pool thread: under the cross-process lock, (what another process made meanwhile, None) or (None, why
     no thumbnail can be made, None when it was)."""
     fd = _acquire(files.lock)  # another worker may be making this one: wait for it
@@ -256,7 +278,7 @@ def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: 
         done = _finished(key, files)
         if done is not None:
             return done, None
-        reason = _make_file(source, files.webp, width, max_pixels, max_bytes, formats)
+        reason = _make_file(source, files.webp, width, max_pixels, max_bytes, formats, allowed_bytes=allowed_bytes)
         if reason is not None:
             _write_atomic(files.marker, reason.encode())
         return None, reason
@@ -285,14 +307,14 @@ def _heic_supported() -> bool:
 
 
 def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, max_bytes: int,
-               formats: tuple[str, ...]) -> str | None:
+               formats: tuple[str, ...], *, allowed_bytes: int) -> str | None:
     """Pool thread: decode, shrink, encode and store one thumbnail; returns why it cannot, or None."""
     # An unreadable source (permissions, gone) raises here and leaves no marker: it is cheap to retry.
     with _opened(source) as fp:
         try:
-            image, pixels, icc = _render(fp, width, max_pixels, max_bytes, formats)
+            image, pixels, icc = _render(fp, width, max_pixels, max_bytes, formats, allowed_bytes)
             data = _encode(image, _quality(pixels), icc)
-        except MemoryError:
+        except (MemoryError, _NeedsMore):
             raise
         except Exception as error:  # Pillow raises many kinds for broken files; each means "this file"
             return _reason(error)
@@ -300,9 +322,10 @@ def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, 
     return None
 
 
-def _render(fp, width: int, max_pixels: int, max_bytes: int,
-            formats: tuple[str, ...]) -> tuple[Image.Image, int, bytes | None]:
-    """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding."""
+def _render(fp, width: int, max_pixels: int, max_bytes: int, formats: tuple[str, ...],
+            allowed_bytes: int) -> tuple[Image.Image, int, bytes | None]:
+    """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding, and
+    raises _NeedsMore before decoding when its peak is over `allowed_bytes` (what the caller holds)."""
     Image.init()  # registers every plugin once, so that `formats` can name WEBP and TIFF
     with Image.open(fp, formats=formats) as image:
         pixels = image.width * image.height
@@ -312,6 +335,8 @@ def _render(fp, width: int, max_pixels: int, max_bytes: int,
         need = _render_bytes(image)
         if need > max_bytes:
             raise _Refused(f"image too large to decode: {decode_budget.OverBudget(need, max_bytes)}")
+        if need > allowed_bytes:
+            raise _NeedsMore(need)
         icc = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P", "PA") else None
         ImageOps.exif_transpose(image, in_place=True)  # also loads (the first frame of an animation)
         mode = _render_mode(image)
@@ -329,20 +354,6 @@ def _draft(image: Image.Image, width: int) -> None:
 
 def _render_mode(image: Image.Image) -> str:
     return "RGBA" if image.has_transparency_data else "RGB"
-
-
-def _decode_bytes(source: Path | bytes, width: int, formats: tuple[str, ...]) -> int:
-    """Pool thread: the bytes _render will hold at its peak for `source`, from the header alone; 0 when the
-    header cannot be read (then _render says why, without decoding either)."""
-    Image.init()
-    try:
-        with _opened(source) as fp, Image.open(fp, formats=formats) as image:
-            _draft(image, width)
-            return _render_bytes(image)
-    except MemoryError:
-        raise
-    except Exception:  # unreadable, not an image, a pixel bomb: _render refuses it from the same header
-        return 0
 
 
 def _render_bytes(image: Image.Image) -> int:

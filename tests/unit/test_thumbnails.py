@@ -203,6 +203,13 @@ def test_max_pixels_is_checked_before_decoding(cache, tmp_path, loads):
     assert loads  # the spy does see a decode
 
 
+def render_bytes(path) -> int:
+    """What the render of `path` holds at its peak, from its header (as _render reckons before decoding)."""
+    with Image.open(path) as image:
+        thumbnails._draft(image, WIDTH)
+        return thumbnails._render_bytes(image)
+
+
 @pytest.mark.parametrize(("mode", "per_pixel"), [
     ("RGB", 4),  # decoded only
     ("RGBA", 8),  # decoded, then premultiplied at full size by Pillow's resize
@@ -210,13 +217,13 @@ def test_max_pixels_is_checked_before_decoding(cache, tmp_path, loads):
 ])
 def test_the_decode_estimate_counts_the_full_size_copies_of_the_render(tmp_path, loads, mode, per_pixel):
     path = flat_png(tmp_path / "a.png", (3000, 2000), mode)
-    assert thumbnails._decode_bytes(path, WIDTH, thumbnails.PHOTO_FORMATS) == 3000 * 2000 * per_pixel
+    assert render_bytes(path) == 3000 * 2000 * per_pixel
     assert loads == []
 
 
 def test_a_big_jpeg_is_estimated_at_its_draft_size(tmp_path, loads):
     path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
-    assert thumbnails._decode_bytes(path, WIDTH, thumbnails.PHOTO_FORMATS) == 500 * 375 * 4  # decoded at 1/8
+    assert render_bytes(path) == 500 * 375 * 4  # decoded at 1/8
     assert loads == []
 
 
