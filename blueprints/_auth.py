@@ -83,7 +83,7 @@ def init_auth(app: Flask) -> None:
         JWT_ERROR_MESSAGE_KEY="message",
     )
     # The library's revocation hook: verify_jwt_in_request raises RevokedTokenError, which token_problem maps.
-    JWTManager(app).token_in_blocklist_loader(lambda _header, claims: sessions.is_revoked(claims.get("sid")))
+    JWTManager(app).token_in_blocklist_loader(lambda _header, claims: _logged_out(claims))
 
 
 def caller() -> Caller:
@@ -196,7 +196,8 @@ def stream_guard() -> Callable[[], None]:
 
     def check() -> None:
         try:
-            state, logged_out = auth_state(), sessions.is_revoked(who.sid)
+            state = auth_state()
+            logged_out = sessions.is_revoked(who.sid, state.logouts)
         finally:
             close_connection()
         if logged_out:
@@ -254,7 +255,7 @@ def _admin_caller() -> Caller:
     sent, expected = request.headers.get(CSRF_HEADER, "").encode(), str(claims.get("csrf", "")).encode()
     if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent, expected):
         return Caller(problem=CsrfFailed())
-    if sessions.is_revoked(claims.get("sid")):  # decode_token skips the blocklist hook
+    if _logged_out(claims):  # decode_token skips the blocklist hook
         return Caller(problem=TokenRevoked(LOGGED_OUT))
     return _caller_from_claims(claims)
 
@@ -270,6 +271,10 @@ def _caller_from_claims(claims: dict) -> Caller:
     elif claims.get("epoch") != request_auth_state().epoch or not request_auth_state().password_enabled:
         return Caller(problem=TokenRevoked())
     return Caller(role=role, expires_at=claims.get("exp"), epoch=claims.get("epoch"), sid=claims.get("sid"))
+
+
+def _logged_out(claims: dict) -> bool:
+    return sessions.is_revoked(claims.get("sid"), request_auth_state().logouts)
 
 
 def _unused_authorization() -> AppError | None:

@@ -24,8 +24,9 @@ ALLOW_PUBLIC_ACCESS = "ALLOW_PUBLIC_ACCESS"
 AUTH_EPOCH = "AUTH_EPOCH"
 SYSTEM_ID = "SYSTEM_ID"
 SITE_TITLE = "SITE_TITLE"
+LOGOUTS = "LOGOUTS"  # a fresh random value at each logout: services/auth/sessions.py reloads its set then
 DEFAULT_SITE_TITLE = "Photonix"
-_AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE)
+_AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE, LOGOUTS)
 MAX_SITE_TITLE_CHARS = 80
 # What an owner may change, by the name the API uses.
 CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle")
@@ -40,6 +41,7 @@ class AuthState:
     epoch: int
     system_id: str
     site_title: str
+    logouts: str = ""  # changes at every logout (services/auth/sessions.py)
 
     @property
     def anonymous_reads(self) -> bool:
@@ -57,6 +59,7 @@ def auth_state() -> AuthState:
         epoch=int(values.get(AUTH_EPOCH) or 0),
         system_id=system_id,
         site_title=values.get(SITE_TITLE) or DEFAULT_SITE_TITLE,
+        logouts=values.get(LOGOUTS) or "",
     )
 
 

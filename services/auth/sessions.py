@@ -1,16 +1,21 @@
 """Logged-out sessions. Every token of one login (its access and refresh token, and the access tokens
 refreshed from it) carries the same random `sid` claim; an admin token has its own. Logout records the
-sid in the `revoked_session` table until the last token of that session would have expired, and every
-token check looks it up: one primary-key read, seen at once by every worker and node. No Flask here.
+sid in the `revoked_session` table until the last token of that session would have expired, and gives the
+LOGOUTS setting a new value in the same transaction. Every request already reads the auth settings
+(services/settings.auth_state, one query), so a token check compares that value with the one this
+process loaded its set of revoked sids under, and reads the table again only after a logout somewhere:
+seen at once by every worker and node, at no extra query per request. No Flask here.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 
 from models import RevokedSession
+from services import settings
 from services.auth.access import ROLE_ADMIN
 from services.database import write_transaction
 
@@ -22,11 +27,29 @@ def new_sid() -> str:
     return secrets.token_urlsafe(SID_BYTES)
 
 
-def is_revoked(sid: object) -> bool:
-    """Was this session logged out? A token without a sid (issued before sessions had one) never is."""
+def is_revoked(sid: object, logouts: str) -> bool:
+    """Was this session logged out (and could its tokens still be alive)? `logouts` is the LOGOUTS value of
+    the auth state this request read. A token without a sid (issued before sessions had one) never is."""
     if not isinstance(sid, str) or not sid:
         return False
-    return RevokedSession.select(RevokedSession.sid).where(RevokedSession.sid == sid).exists()
+    return sid in _revoked_sids(logouts)
+
+
+_loaded: tuple[str, frozenset[str]] | None = None  # (the LOGOUTS value, the live revoked sids read after it)
+_loading = threading.Lock()
+
+
+def _revoked_sids(logouts: str) -> frozenset[str]:
+    """The live revoked sids, read again only when LOGOUTS changed. They are read after `logouts` was, so the
+    set holds at least every logout that value stands for."""
+    global _loaded
+    loaded = _loaded
+    if loaded is not None and loaded[0] == logouts:
+        return loaded[1]
+    with _loading:
+        rows = RevokedSession.select(RevokedSession.sid).where(RevokedSession.expires_at > time.time()).tuples()
+        _loaded = (logouts, frozenset(sid for (sid,) in rows))
+        return _loaded[1]
 
 
 def end_sessions(claims: Iterable[Mapping[str, object]], viewer_lifetime_s: float,
@@ -65,3 +88,4 @@ def revoke(sid: str, expires_at: float, now: float | None = None) -> None:
             RevokedSession.insert(sid=sid, expires_at=expires_at).on_conflict_ignore().execute()
         elif existing.expires_at < expires_at:
             RevokedSession.update(expires_at=expires_at).where(RevokedSession.sid == sid).execute()
+        settings.write_settings({settings.LOGOUTS: secrets.token_hex(8)}, bump_epoch=False)

@@ -114,12 +114,15 @@ def test_revoking_purges_expired_rows_and_keeps_live_ones(db):
     from models import RevokedSession
     from services.auth import sessions
 
+    def revoked(sid) -> bool:
+        return sessions.is_revoked(sid, settings.auth_state().logouts)
+
     now = time.time()
-    sessions.revoke("old", expires_at=now - 1, now=now - 60)  # revoked a minute ago; its tokens have expired
-    assert sessions.is_revoked("old")
-    sessions.revoke("live", expires_at=now + 60)
-    sessions.revoke("new", expires_at=now + 60)
+    sessions.revoke("old", expires_at=now + 1, now=now - 60)  # revoked a minute ago, its tokens expire now
+    assert revoked("old")
+    sessions.revoke("live", expires_at=now + 60, now=now + 2)  # two seconds on: "old" has expired
+    sessions.revoke("new", expires_at=now + 60, now=now + 2)
     assert sorted(RevokedSession.select(RevokedSession.sid).tuples()) == [("live",), ("new",)]
-    assert sessions.is_revoked("live") and not sessions.is_revoked("old") and not sessions.is_revoked(None)
+    assert revoked("live") and revoked("new") and not revoked("old") and not revoked(None)
     sessions.revoke("live", expires_at=now + 120)  # revoking twice keeps the later expiry
     assert RevokedSession.get_by_id("live").expires_at == pytest.approx(now + 120)
