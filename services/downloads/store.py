@@ -72,9 +72,7 @@ def target_folder(root: Path, rel: str) -> tuple[str, Path]:
     PathForbidden when a level resolves outside `root` or into a hidden folder; nothing is ever
     created outside the root, since each level is checked before the next is made.
     """
-    if "\\" in rel:  # a legal name on disk, but typed here it is a Windows path meant as folders
-        raise InvalidPath("Separate the target folder's levels with '/', not '\\'.")
-    rel = paths.normalise(rel)
+    rel = folder_input(rel)
     real_root = root.resolve(strict=True)
     current = real_root
     for name in rel.split("/") if rel else ():
@@ -89,6 +87,14 @@ def target_folder(root: Path, rel: str) -> tuple[str, Path]:
         if not current.is_dir():
             raise InvalidPath(f"{name!r} in the target folder is a file, not a folder.")
     return rel, current
+
+
+def folder_input(rel: str) -> str:
+    """A target folder as the owner typed it, normalised (paths.normalise), or InvalidPath. A backslash is a
+    legal character in a name on disk, but typed here it is a Windows path meant as folders: refused."""
+    if "\\" in rel:
+        raise InvalidPath("Separate the target folder's levels with '/', not '\\'.")
+    return paths.normalise(rel)
 
 
 def default_folder(feed_title: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from errors import AppError, Conflict, NotFound, ValidationFailed
 from models import Download, Feed, FeedEntry
 from services import paths
-from services.downloads import addresses, options
+from services.downloads import addresses, options, store
 
 MAX_URL_CHARS = 2048
 MAX_TITLE_CHARS = 200
@@ -185,7 +185,7 @@ def _target_folder(value: object, root: Path) -> str:
     if not isinstance(value, str):
         raise ValidationFailed("targetFolder", "targetFolder must be a folder path inside the gallery.")
     try:
-        rel = paths.normalise(value.strip())
+        rel = store.folder_input(value.strip())
     except AppError as exc:
         raise ValidationFailed("targetFolder", exc.message) from None
     if not rel:

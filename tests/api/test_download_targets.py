@@ -40,6 +40,13 @@ def test_a_target_that_is_a_file(client, photos_dir):
         assert "album/cat.jpg" in message and "is a file, not a folder" in message
 
 
+def test_a_windows_style_target_is_refused_when_saved_as_it_would_be_at_run_time(client):
+    response = client.post("/api/download/tasks", json={"feedUrl": FEED, "targetFolder": "Downloads\\Cats"},
+                           headers=ADMIN)
+    assert response.status_code == 400 and response.get_json()["field"] == "targetFolder"
+    assert "not '\\'" in response.get_json()["message"]
+
+
 def test_good_targets_are_still_accepted(client, photos_dir):
     (photos_dir / "album").mkdir()
     (photos_dir / "inside").symlink_to(photos_dir / "album")
