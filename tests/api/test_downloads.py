@@ -198,6 +198,8 @@ def test_dedupe_by_entry_url_and_content(client, server, allow_local, runner, ph
     feed = rss([("dup", "Post", [server.url("/x.jpg")]), ("dup", "Post again", [server.url("/x.jpg")]),
                 ("m", "Mirror", [server.url("/mirror/x.jpg"), server.url("/y.jpg"), server.url("/y.jpg")])])
     server.route("/feed.xml", feed)
+    # One download at a time: with several, which of two copies of one picture is fetched first is a race.
+    client.put("/api/download/config", json={"maxConcurrentDownloads": 1}, headers=ADMIN)
     task = add_task(client, server.url("/feed.xml"), targetFolder="Mine")
     [summary] = scheduler.run_due(runner)
     assert (summary.saved, summary.duplicates) == (2, 1), summary
