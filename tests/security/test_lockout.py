@@ -391,7 +391,7 @@ def test_forty_parallel_failures_over_four_workers_are_admitted_exactly(env, tmp
 @pytest.mark.integration
 @pytest.mark.parametrize("storage", ["memory", "redis"])
 def test_a_restart_during_a_lock(env, tmp_path, served_gallery, storage):
-    """README: the counts live in process memory with one worker (a restart clears them), in Redis otherwise
+    """docs/auth.md: the counts live in process memory with one worker (a restart clears them), in Redis otherwise
     (where they outlive a restart of the app)."""
     with redis_server() as redis_url:
         variables = {**env, "PHOTONIX_REDIS_URL": redis_url} if storage == "redis" else env
