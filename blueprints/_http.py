@@ -15,9 +15,9 @@ from services.clients import client_key
 
 KIB = 1024
 DEFAULT_JSON_BODY_BYTES = 4 * KIB  # login, admin secret: one short field
-# Bigger JSON bodies by blueprint: browse (viewed) takes a gallery path of up to 2048 characters, which
-# is 12 KiB when escaped as \uXXXX; settings a password and a title; downloads up to 100 tags, a 4 KiB
-# cookie and 1000 picked entry keys. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for uploads.
+# Bigger JSON bodies by blueprint. browse (viewed): a gallery path of up to 2048 characters, 12 KiB when
+# escaped as \uXXXX. settings: a password and a title. downloads: up to 100 tags, a cookie of up to 4 KiB
+# and 1000 picked entry keys. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for uploads.
 JSON_BODY_BYTES = {"browse": 16 * KIB, "settings": 16 * KIB, "downloads": 256 * KIB}
 
 
