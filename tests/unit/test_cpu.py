@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from services import cpu
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,14 +148,6 @@ class Held:
     def wait_running(self, count):
         with self.changed:  # 10 s only as a failsafe
             assert self.changed.wait_for(lambda: self.running >= count, 10), (self.running, count)
-
-
-def until(predicate):
-    """Wait for the pool's own state, not for time (the 5 s deadline is only a failsafe)."""
-    deadline = time.monotonic() + 5
-    while not predicate():
-        assert time.monotonic() < deadline, "the pool never reached the expected state"
-        time.sleep(0.001)
 
 
 @pytest.mark.parametrize("pool_size, cores, lane", [(2, 2, 1), (1, 2, 1), (4, 2, 2), (8, 2, 2), (8, 8, 4)])

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from services import decode_budget
 from services.decode_budget import Budget, OverBudget
 from tests.support import images
 from tests.support.flat_png import flat_png
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -58,13 +58,6 @@ def test_an_amount_over_the_whole_budget_is_refused_at_once():
     with budget.hold(100 * MIB):
         assert budget.used == 100 * MIB
     assert budget.used == 0
-
-
-def until(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.001)
 
 
 def holder(budget: Budget, amount: int, entered: threading.Event, release: threading.Event) -> threading.Thread:

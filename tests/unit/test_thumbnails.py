@@ -21,6 +21,7 @@ from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images
 from tests.support.flat_png import flat_png
 from tests.support.servers import require_binary
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDTH = 500
@@ -257,13 +258,6 @@ def test_thumbnails_that_together_exceed_the_budget_are_decoded_one_after_the_ot
         caller.join(30)
     assert [r.status for r in results] == ["ok", "ok"] and len(encodes) == 2
     assert (budget.used, budget.waiting) == (0, 0)
-
-
-def until(condition, what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.001)
 
 
 @pytest.mark.skipif(thumbnails._heic_supported(), reason="pillow-heif is installed")
