@@ -30,6 +30,7 @@ from blueprints._guard import refuse_cross_site
 from blueprints._http import GalleryPathConverter
 from blueprints._request_headers import install as install_request_headers
 from config import Config, load_config
+from services import resources
 from services.database import bind_database, close_connection, open_database
 from services.gallery.thumbs import make_thumbnailer
 from services.streams import StreamSlots
@@ -39,7 +40,8 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or load_config()
-    app = Flask(__name__)
+    # Absolute folders found through the package: the same files from a checkout, a wheel or any working directory.
+    app = Flask(__name__, template_folder=str(resources.path("templates")), static_folder=str(resources.path("static")))
     # "/api/file//etc/passwd" is an absolute path for services/paths.py to refuse, not a redirect or a 404.
     app.url_map.merge_slashes = False
     app.url_map.converters["path"] = GalleryPathConverter

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup
 
-from config import Config, ConfigError, load_config
+from config import Config, ConfigError, environment_for, load_config
 from errors import ValidationFailed
-from services import database, events, settings
+from services import database, events, resources, settings
 from services.doctor import check_installation, check_url
 from services.gallery import thumbs as gallery_thumbs
 from services.gallery.index import Indexer
 from services.sample import create_sample_album
 from services.version import VERSION
 
-ROOT = Path(__file__).resolve().parent
 EXIT_CONFIG = 2
 
 
@@ -80,9 +78,13 @@ def serve() -> None:
     config = _config_or_exit()
     _prepare_database(config)
     click.echo(f"Photonix {VERSION} serving {config.photos_dir} on http://{config.bind} ({config.workers} worker(s))")
-    os.chdir(ROOT)
-    argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"]
-    os.execv(sys.executable, argv)  # noqa: S606 (fixed argv, no shell)
+    if config.admin_secret is None:
+        how = "PHOTONIX_ADMIN_SECRET=… make run" if config.dev else "PHOTONIX_ADMIN_SECRET in the environment"
+        click.echo(f"no admin secret is set: settings and the download center stay locked; set one with {how}")
+    # gunicorn loads the configuration again, in this working directory (no chdir: relative paths keep their
+    # meaning) and with the paths already made absolute; its settings file ships inside the package.
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(resources.path("gunicorn.conf.py")), "wsgi:app"]
+    os.execve(sys.executable, argv, environment_for(config))  # noqa: S606 (fixed argv, no shell)
 
 
 @main.command("init-db", with_appcontext=False)
@@ -106,8 +108,8 @@ def doctor(url: str | None, insecure: bool) -> None:
     click.echo("ok    configuration")
     checks = check_installation(config) + (check_url(url, verify_tls=not insecure) if url else [])
     for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
-        if not check.ok:
+        click.echo(f"{'FAIL' if not check.ok else 'warn' if check.warn else 'ok  '}  {check.name}: {check.detail}")
+        if check.fix and (check.warn or not check.ok):
             click.echo(f"      fix: {check.fix}")
     sys.exit(0 if all(check.ok for check in checks) else 1)
 
@@ -148,17 +150,21 @@ def index() -> None:
     """Scan the photos folder now, showing progress."""
     config = _config_or_exit()
     _prepare_database(config)
+    # On a terminal the progress line rewrites itself (\r); piped, each is a line of its own, and so is the result.
+    overwrite = sys.stdout.isatty()
 
     def publish(kind: str, data: dict) -> None:
         events.publish(kind, data)  # a browser open on the gallery sees the progress too
         if kind == "index-progress":
-            click.echo(f"\r{data['folders']} folders, {data['files']} files ...", nl=False)
+            line = f"{data['folders']} folders, {data['files']} files ..."
+            click.echo("\r" + line if overwrite else line, nl=not overwrite)
 
     try:
         stats = Indexer(config.photos_dir, publish).scan()
     finally:
         database.close_connection()
-    click.echo(f"\rindexed {stats.folders} folders, {stats.files} files: {stats.added} added, "
+    start = "\r" if overwrite else ""
+    click.echo(f"{start}indexed {stats.folders} folders, {stats.files} files: {stats.added} added, "
                f"{stats.updated} updated, {stats.removed} removed")
 
 
@@ -182,7 +188,7 @@ def thumbs() -> None:
         database.close_connection()
     if bar is not None:
         bar.render_finish()
-    click.echo(f"{done - failed} thumbnails made, {failed} failed (see the log for reasons)")
+    click.echo(f"{done - failed} thumbnails made, {failed} failed" + (" (see the log for reasons)" if failed else ""))
 
 
 @main.group("feeds")

@@ -206,6 +206,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     return Config(**values)
 
 
+def environment_for(config: Config, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: the process environment) for a process that loads the configuration again, such as
+    gunicorn after `photonix serve`: with the folders and the database as the absolute values `config`
+    resolved, so that process finds the same ones whatever its working directory."""
+    return {**(os.environ if env is None else env), PREFIX + "PHOTOS_DIR": str(config.photos_dir),
+            PREFIX + "DATA_DIR": str(config.data_dir), PREFIX + "DATABASE_URL": config.database_url}
+
+
 def _photos_dir(r: _Reader) -> Path:
     path = Path(r.raw("PHOTOS_DIR") or "./photos").expanduser().resolve()
     if not path.is_dir():
@@ -297,6 +305,9 @@ def _database_url(r: _Reader, data_dir: Path) -> str:
     scheme = value.split("://", 1)[0].lower()
     if scheme not in ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool"):
         r.problem("DATABASE_URL", f"scheme {scheme!r} is not supported — use sqlite:///path or postgresql://…")
+    path = value[len("sqlite:///"):] if value.startswith("sqlite:///") else ""
+    if path and path != ":memory:" and not path.startswith("/"):  # relative to where the command started
+        value = f"sqlite:///{Path(path).expanduser().resolve()}"
     return value
 
 

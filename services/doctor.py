@@ -8,29 +8,67 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.metadata import Distribution
+from importlib.metadata import distributions as installed_distributions
 
 import requests
 from limits.storage import storage_from_string
 
-from config import Config
+from config import DEV_SECRET_FILE, Config
 from models import ALL_MODELS
-from services import database
+from services import database, resources
 from services.auth import diagnosis, origins
 
 URL_TIMEOUT_S = (5, 15)  # connect, read
+# The wheel installs these as top-level modules and packages (the layout is fixed, see pyproject.toml).
+TOP_LEVEL_NAMES = ("app", "blueprints", "cli", "config", "errors", "models", "services", "wsgi")
+NGINX_WELCOME = "Welcome to nginx!"
 
 
 @dataclass(frozen=True)
 class Check:
+    """One finding. `ok` decides the exit status; `warn` marks an ok finding worth a second look."""
+
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warn: bool = False
 
 
 def check_installation(config: Config) -> list[Check]:
-    return [_photos(config), _data(config), _database(config), _limiter(config)]
+    return [*_mode(config), _files(), _photos(config), _data(config), _database(config), _limiter(config),
+            *check_top_level_names()]
+
+
+def check_top_level_names(dists: Iterable[Distribution] | None = None) -> list[Check]:
+    """A warning for each other installed distribution that also provides one of TOP_LEVEL_NAMES: whichever
+    comes first on sys.path wins, so one of the two programs imports the other's `config` or `app`."""
+    found = []
+    for dist in installed_distributions() if dists is None else dists:
+        name = dist.metadata["Name"] or "?"
+        clashes = sorted(_top_level_of(dist) & set(TOP_LEVEL_NAMES))
+        if clashes and name.lower() != "photonix":
+            found.append(Check("top-level names", True, f"{name} {dist.version} also installs {', '.join(clashes)}",
+                               "install Photonix in its own virtual environment (e.g. pipx install photonix)",
+                               warn=True))
+    return sorted(found, key=lambda check: check.detail)
+
+
+def _top_level_of(dist: Distribution) -> set[str]:
+    listed = dist.read_text("top_level.txt")
+    if listed is not None:
+        return {line.strip() for line in listed.splitlines() if line.strip()}
+    names = set()
+    for path in dist.files or ():
+        first = path.parts[0] if path.parts else ""
+        if len(path.parts) > 1 and not first.endswith((".dist-info", ".egg-info", ".data")) and first != "..":
+            names.add(first)
+        elif len(path.parts) == 1 and first.endswith(".py"):
+            names.add(first.removesuffix(".py"))
+    return names
 
 
 def check_url(url: str, verify_tls: bool = True) -> list[Check]:
@@ -55,12 +93,44 @@ def check_url(url: str, verify_tls: bool = True) -> list[Check]:
     except (ValueError, TypeError):
         seen = None
     if seen is None:
-        return [Check("url", False, f"{endpoint} answered {response.status_code}, not Photonix's diagnosis",
-                      "check that the URL (including any sub-path) reaches Photonix through the proxy")]
+        return [_not_photonix(url, endpoint, response, verify_tls)]
     found = diagnosis.hints(seen, url)
     summary = (f"{url} reaches Photonix: scheme {seen.scheme}, host {seen.host}, prefix {seen.prefix or '/'}, "
                f"client {seen.client_ip}")
     return [Check("url", True, summary)] + [Check(f"url: {h.code}", False, h.problem, h.fix) for h in found]
+
+
+def _not_photonix(url: str, endpoint: str, response: requests.Response, verify_tls: bool) -> Check:
+    """Something other than Photonix answered: name nginx's default site (Debian enables one) when it was that."""
+    if _is_nginx_welcome(response) or _is_nginx_welcome(_get_quietly(url, verify_tls)):
+        return Check("url", False, f"{url} answers with nginx's default page (\"{NGINX_WELCOME}\"), not Photonix",
+                     "another server block wins: remove /etc/nginx/sites-enabled/default, or keep `listen 80 "
+                     "default_server;` in Photonix's site (as nginx/photonix-http.conf does); then reload nginx")
+    return Check("url", False, f"{endpoint} answered {response.status_code}, not Photonix's diagnosis",
+                 "check that the URL (including any sub-path) reaches Photonix through the proxy")
+
+
+def _get_quietly(url: str, verify_tls: bool) -> requests.Response | None:
+    try:
+        return requests.get(url, timeout=URL_TIMEOUT_S, verify=verify_tls, allow_redirects=False)
+    except requests.RequestException:
+        return None
+
+
+def _is_nginx_welcome(response: requests.Response | None) -> bool:
+    return response is not None and NGINX_WELCOME in response.text[:10_000]
+
+
+def _files() -> Check:
+    root = resources.root()
+    return Check("files", True, f"nginx/ configs and deploy/ unit in {root}; nginx serves {root / 'static'}/")
+
+
+def _mode(config: Config) -> list[Check]:
+    if not config.dev:
+        return []
+    return [Check("mode", True, f"development (PHOTONIX_DEV=1): unless PHOTONIX_JWT_SECRET is set, the JWT secret "
+                  f"is {config.data_dir / DEV_SECRET_FILE}, made by the first command that needed it", warn=True)]
 
 
 def _photos(config: Config) -> Check:

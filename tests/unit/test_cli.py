@@ -1,9 +1,16 @@
 """The photonix command, run as a real subprocess the way an owner runs it."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from cli import main
+from config import DEV_SECRET_FILE, load_config
+from services import resources
+from tests.conftest import ADMIN_SECRET, JWT_SECRET
 from tests.support.servers import ROOT
 
 PHOTONIX = str(Path(sys.executable).with_name("photonix"))
@@ -112,7 +119,7 @@ def test_thumbs_command_makes_the_missing_ones(env, app, photos_dir, tmp_path):
     assert result.stdout.strip().endswith("1 thumbnails made, 1 failed (see the log for reasons)")
     assert len(list((tmp_path / "data" / "thumbs").rglob("*.webp"))) == 1
     again = run(["thumbs"], env)
-    assert again.stdout.strip().endswith("0 thumbnails made, 0 failed (see the log for reasons)")
+    assert again.stdout.strip().endswith("0 thumbnails made, 0 failed")
 
 
 def test_feeds_run_with_nothing_due_and_with_an_unknown_task(env):
@@ -121,3 +128,109 @@ def test_feeds_run_with_nothing_due_and_with_an_unknown_task(env):
     unknown = run(["feeds", "run", "--task", "99"], env)
     assert unknown.returncode == 1 and "task 99 failed: There is no download task 99." in unknown.stdout
     assert "Traceback" not in unknown.stdout + unknown.stderr
+
+
+# --- in-process (click's CliRunner): serve's hand-over to gunicorn, piped output -----------------------
+class Execed(Exception):
+    """Raised instead of exec()ing gunicorn."""
+
+
+def record_exec(monkeypatch) -> dict:
+    """Replaces exec and chdir with recorders: `photonix serve` stops where it would become gunicorn."""
+    calls: dict = {"chdir": []}
+
+    def execve(path, argv, env=None):
+        calls.update(path=path, argv=list(argv), env=dict(os.environ if env is None else env))
+        raise Execed
+
+    monkeypatch.setattr(os, "execv", lambda path, argv: execve(path, argv))
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setattr(os, "chdir", calls["chdir"].append)
+    return calls
+
+
+def invoke(args, env):
+    """`photonix ARGS` in this process with exactly these PHOTONIX_* variables (the others unset)."""
+    unset = {name: None for name in os.environ if name.startswith("PHOTONIX_")}
+    return CliRunner().invoke(main, args, env={**unset, **env})
+
+
+def test_serve_from_elsewhere_hands_gunicorn_absolute_paths_and_never_chdirs(tmp_path, monkeypatch):
+    real_chdir = os.chdir
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "photos").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    exec_recorder = record_exec(monkeypatch)
+    result = invoke(["serve"], {"PHOTONIX_PHOTOS_DIR": "./photos", "PHOTONIX_DATA_DIR": "./data",
+                                "PHOTONIX_JWT_SECRET": JWT_SECRET})
+    assert isinstance(result.exception, Execed), result.output
+    assert f"serving {elsewhere / 'photos'}" in result.output
+    assert exec_recorder["chdir"] == []
+    config_arg = exec_recorder["argv"][exec_recorder["argv"].index("-c") + 1]
+    assert Path(config_arg.removeprefix("file:")) == resources.path("gunicorn.conf.py")
+    child_env = exec_recorder["env"]
+    assert child_env["PHOTONIX_PHOTOS_DIR"] == str(elsewhere / "photos")
+    # gunicorn loads the configuration again: from any folder it must find the same photos and database.
+    (tmp_path / "other" / "photos").mkdir(parents=True)
+    real_chdir(tmp_path / "other")
+    child = load_config(child_env)
+    assert child.photos_dir == elsewhere / "photos" and child.data_dir == elsewhere / "data"
+    assert child.database_url == f"sqlite:///{elsewhere / 'data' / 'photonix.db'}"
+    assert (elsewhere / "data" / "photonix.db").is_file()
+
+
+def test_serve_names_a_missing_admin_secret_and_how_to_set_it(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    monkeypatch.chdir(tmp_path)
+    record_exec(monkeypatch)
+    dev = invoke(["serve"], {"PHOTONIX_DEV": "1"})
+    assert isinstance(dev.exception, Execed), dev.output
+    assert "no admin secret is set" in dev.output and "PHOTONIX_ADMIN_SECRET=… make run" in dev.output
+    server = invoke(["serve"], {"PHOTONIX_JWT_SECRET": JWT_SECRET})
+    assert "no admin secret is set" in server.output and "PHOTONIX_ADMIN_SECRET" in server.output
+    assert "make run" not in server.output
+    configured = invoke(["serve"], {"PHOTONIX_JWT_SECRET": JWT_SECRET, "PHOTONIX_ADMIN_SECRET": ADMIN_SECRET})
+    assert "admin secret" not in configured.output
+
+
+def test_doctor_in_dev_mode_needs_no_jwt_secret_and_uses_serves(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["doctor"], {"PHOTONIX_DEV": "1"})
+    assert result.output.startswith("ok    configuration"), result.output
+    assert "warn  mode: development" in result.output
+    secret = (tmp_path / "data" / DEV_SECRET_FILE).read_text().strip()
+    assert load_config({"PHOTONIX_DEV": "1"}).jwt_secret == secret  # what serve then signs with
+
+
+def test_index_piped_prints_progress_and_the_result_on_lines_of_their_own(env, app, photos_dir):
+    from tests.support import images
+
+    images.jpeg(photos_dir / "album" / "one.jpg")
+    result = invoke(["index"], env)
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == "indexed 2 folders, 1 files: 1 added, 0 updated, 0 removed"
+    assert all(line.endswith("files ...") for line in lines[:-1]) and len(lines) >= 2
+
+
+def test_thumbs_mentions_the_log_only_when_something_failed(env, app, photos_dir):
+    from tests.support import images
+
+    images.jpeg(photos_dir / "album" / "one.jpg")
+    assert invoke(["index"], env).exit_code == 0
+    made = invoke(["thumbs"], env)
+    assert made.exit_code == 0, made.output
+    assert made.output.splitlines()[-1] == "1 thumbnails made, 0 failed"
+    images.truncated_jpeg(photos_dir / "album" / "two.jpg")
+    assert invoke(["index"], env).exit_code == 0
+    failed = invoke(["thumbs"], env)
+    assert failed.output.splitlines()[-1] == "0 thumbnails made, 1 failed (see the log for reasons)"
+
+
+def test_a_relative_sqlite_url_is_made_absolute_where_the_command_starts(tmp_path, monkeypatch):
+    (tmp_path / "photos").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = load_config({"PHOTONIX_JWT_SECRET": JWT_SECRET, "PHOTONIX_DATABASE_URL": "sqlite:///db/gallery.db"})
+    assert config.database_url == f"sqlite:///{tmp_path / 'db' / 'gallery.db'}"

@@ -127,3 +127,10 @@ def test_every_proxied_location_sets_the_prefix_itself(conf):
 def test_the_proxy_snippets_leave_the_prefix_to_each_location():
     for snippet in sorted((NGINX / "snippets").glob("*.conf")):
         assert not _PREFIX_HEADER.search(_directives(snippet.read_text())), snippet.name
+
+
+def test_the_http_config_takes_port_80_from_debians_default_site():
+    text = _directives((NGINX / "photonix-http.conf").read_text())
+    listens = re.findall(r"^\s*listen\s+([^;]+);", text, re.MULTILINE)
+    assert listens and all("default_server" in listen.split() for listen in listens), listens
+    assert "sites-enabled/default" in (NGINX / "photonix-http.conf").read_text()

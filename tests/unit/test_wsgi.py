@@ -26,3 +26,25 @@ def test_wsgi_makes_connections_greenlet_local(env):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
         "greenlet_local": True, "psycopg_wait_callback": True}
+
+
+FILES_PROBE = """
+import json
+import wsgi
+from services.database import init_db
+init_db()
+client = wsgi.app.test_client()
+print(json.dumps([wsgi.app.template_folder, wsgi.app.static_folder, client.get("/").status_code,
+                  client.get("/static/js/app.js").status_code]))
+"""
+
+
+def test_the_app_finds_its_templates_and_static_files_from_any_working_directory(env, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-c", FILES_PROBE], cwd=elsewhere, capture_output=True, text=True,
+                            env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    templates, static, page, script = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (templates, static) == (str(ROOT / "templates"), str(ROOT / "static"))
+    assert (page, script) == (200, 200)
