@@ -58,7 +58,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_IMAGE_PIXELS", "200000000", "images above this pixel count are refused undecoded"),
     Variable("DECODE_MEMORY_MB", "512", "memory for decoded pixels per process; decodes wait their turn"),
     Variable("DEV", "0", "development mode: generates and keeps a JWT secret in DATA_DIR"),
-    Variable("RATE_LIMIT", "3000/minute", "global per-IP API rate limit"),
+    Variable("RATE_LIMIT", "3000/minute", "requests per client, one budget shared by every API route"),
 )
 
 

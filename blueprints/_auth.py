@@ -57,8 +57,9 @@ def init_auth(app: Flask) -> None:
     config = app.extensions["photonix"]
     # With the storage down, the API rate limit falls back to per-process memory (the site stays up);
     # the lockout uses the same storage directly and fails closed instead (services/auth/lockout.py).
+    # application_limits: one budget per client across every route (default_limits would give each route its own).
     limiter = Limiter(
-        client_ip, app=app, default_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
+        client_ip, app=app, application_limits=[config.rate_limit], storage_uri=config.limiter_storage_uri,
         headers_enabled=True, key_prefix="photonix-rate", swallow_errors=True, in_memory_fallback_enabled=True,
         storage_options=LIMITER_REDIS_OPTIONS if config.redis_url else {},
         # The limiter would put its window's reset time in Retry-After on every response, overriding the

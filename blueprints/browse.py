@@ -47,7 +47,7 @@ def post_viewed():
     return response
 
 
-@bp.get("", defaults={"raw": ""})
+@bp.get("", defaults={"raw": ""}, strict_slashes=False)  # "/api/browse/" too, as "trip/" is "trip"
 @bp.get("/<path:raw>")
 @optional_viewer
 def get_browse(raw: str):

@@ -70,9 +70,13 @@ class ScanStats:
         self.updated += len(change.replaced)
         self.removed += len(change.gone)
 
-    def as_event(self, seconds: float | None = None) -> dict[str, Any]:
-        data = {"processed": self.files, "total": self.expected, "folders": self.folders, "files": self.files,
-                "added": self.added, "updated": self.updated, "removed": self.removed}
+    def as_event(self, seconds: float | None = None, finished: bool = False) -> dict[str, Any]:
+        """The counts of an index-progress / index-complete event. `total` is an estimate while walking (the
+        last scan's count, None at first), raised to `processed` when files were added since; exact
+        (= processed) once the walk `finished`, also when files were removed since."""
+        total = None if self.expected is None else max(self.expected, self.files)
+        data = {"processed": self.files, "total": self.files if finished else total, "folders": self.folders,
+                "files": self.files, "added": self.added, "updated": self.updated, "removed": self.removed}
         return data if seconds is None else {**data, "seconds": round(seconds, 3)}
 
 
@@ -98,11 +102,11 @@ class Indexer:
                 last_progress = time.monotonic()
                 self.publish("index-progress", stats.as_event())
         self._update_aggregates(stats.changed_folders)
-        seconds = time.monotonic() - started
-        log.info("index scan: %s in %.2fs", stats.as_event(), seconds)
-        _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(),
-                     "complete": not queue, **stats.as_event(seconds)})
-        self.publish("index-complete", stats.as_event(seconds))
+        done = stats.as_event(time.monotonic() - started, finished=not queue)
+        log.info("index scan: %s", done)
+        _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(), "complete": not queue,
+                     **done})
+        self.publish("index-complete", done)
         return stats
 
     def refresh_folder(self, rel: str) -> None:
