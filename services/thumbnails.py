@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from services import cpu, decode_budget
+from services import cpu, decode_budget, images
 from services.logtext import escape
 
 log = logging.getLogger(__name__)
@@ -328,12 +327,7 @@ def _render(fp, width: int, max_pixels: int, max_bytes: int, formats: tuple[str,
     """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding, and
     raises _NeedsMore before decoding when its peak is over `allowed_bytes` (what the caller holds)."""
     Image.init()  # registers every plugin once, so that `formats` can name WEBP and TIFF
-    with warnings.catch_warnings():
-        # Pillow warns above its MAX_IMAGE_PIXELS and refuses above twice that; the check just below is ours,
-        # made before decoding, so the warning is only noise in the log (services/gallery/scanner.py: the same).
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        opened = Image.open(fp, formats=formats)
-    with opened as image:
+    with images.open_header(fp, formats) as image:
         pixels = image.width * image.height
         if pixels > max_pixels:
             raise _Refused(f"image too large: {pixels} pixels")

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from PIL import Image, UnidentifiedImageError
 
 from errors import DownloadFailed, ImageRejected, InvalidPath, PathForbidden
-from services import cpu, paths
+from services import cpu, images, paths
 from services.lease import process_alive
 
 TEMP_PREFIX = ".photonix-dl-"
@@ -147,7 +147,7 @@ def verify_image(path: Path, limits: ImageLimits) -> tuple[str, int, int]:
     if size < limits.min_bytes:
         raise _rejected("too-small-bytes", f"The file has {size} bytes; at least {limits.min_bytes} are needed.")
     try:
-        image = Image.open(path)
+        image = images.open_header(path)
     except Image.DecompressionBombError:
         raise _rejected("too-many-pixels", "The image header claims too many pixels.") from None
     except UnidentifiedImageError:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from PIL import Image, UnidentifiedImageError
 
+from services import images
 from services.paths import is_listed, link_allowed, media_kind, name_problem
 
 log = logging.getLogger("photonix.gallery")
@@ -76,13 +76,11 @@ def probe(path: Path, kind: str) -> Probe:
         return Probe(_VIDEO_MIMES.get(path.suffix.lower(), "application/octet-stream"))
     fallback = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                mime = Image.MIME.get(image.format or "", fallback)
-                if _has_header_exif(image) and image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
-                    width, height = height, width
+        with images.open_header(path) as image:
+            width, height = image.size
+            mime = Image.MIME.get(image.format or "", fallback)
+            if _has_header_exif(image) and image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
+                width, height = height, width
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         log.info("index: cannot read the header of %s: %s", path, exc)
         return Probe(fallback)

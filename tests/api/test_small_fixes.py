@@ -11,6 +11,7 @@ from PIL import Image
 
 from app import create_app
 from config import load_config
+from errors import ImageRejected
 from services.database import init_db
 from services.gallery.index import Indexer
 from tests.support import images
@@ -91,3 +92,20 @@ def test_api_routes_draw_from_one_rate_limit_budget(limited):
     assert refused.status_code == 429 and refused.get_json()["code"] == "RATE_LIMITED"
     assert int(refused.headers["Retry-After"]) > 0
     assert limited.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize("pixels", [(1000, 800), (1100, 1000)])  # under our 1 MP, then over it
+def test_downloads_judge_images_by_our_limit_without_pillows_warning(tmp_path, monkeypatch, pixels):
+    from services.downloads import store
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", MAX_PIXELS * 6 // 10)  # both sizes are over Pillow's threshold
+    path = images.png(tmp_path / "big.png", pixels)
+    limits = store.ImageLimits(min_bytes=1, max_pixels=MAX_PIXELS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            verdict = store.verify_image(path, limits)
+        except ImageRejected as exc:
+            verdict = exc.extra["reason"]
+    assert verdict == (("PNG", *pixels) if pixels[0] * pixels[1] <= MAX_PIXELS else "too-many-pixels")
+    assert [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)] == []
