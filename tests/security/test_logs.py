@@ -1,4 +1,4 @@
-"""No request can make a log line that the documented fail2ban filter (docs/deploy.md) reads as a failure from an
+"""No request can make a log line that the documented fail2ban filter (docs/operations.md) reads as a failure from an
 address of its choosing: not through X-Forwarded-For (with spaces, newlines, "from 203.0.113.9 (failure 99"),
 not through the path, in the app's log or in gunicorn's access log (services/accesslog.py)."""
 
@@ -37,9 +37,9 @@ APP_FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def documented_failregex() -> re.Pattern:
-    guide = (ROOT / "docs" / "deploy.md").read_text()
+    guide = (ROOT / "docs" / "operations.md").read_text()
     line = re.search(r"^failregex = (.+)$", guide, re.MULTILINE)
-    assert line, "docs/deploy.md documents no fail2ban failregex"
+    assert line, "docs/operations.md documents no fail2ban failregex"
     return re.compile(re.sub(r"<(?:HOST|ADDR|SUBNET)>", lambda _: FAIL2BAN_HOST, line.group(1)))
 
 
