@@ -105,6 +105,13 @@ class TooManyRequests(AppError):
     message = "Too many requests; slow down and try again shortly."
 
 
+class TooManyStreams(TooManyRequests):
+    """The client already has its PHOTONIX_SSE_MAX_PER_IP event streams open in this worker (not the rate limit)."""
+
+    code = "TOO_MANY_STREAMS"
+    message = "This address already has as many event streams open as allowed; close one first."
+
+
 class ServiceUnavailable(AppError):
     status = 503
     code = "SERVICE_UNAVAILABLE"

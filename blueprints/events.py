@@ -24,7 +24,7 @@ from blueprints._auth import (
     stream_reader,
 )
 from blueprints._http import app_config, client_ip
-from errors import AppError, TooManyRequests, ValidationFailed
+from errors import AppError, TooManyStreams, ValidationFailed
 from services import events, hangup
 from services.streams import StreamSlots
 
@@ -42,7 +42,7 @@ def get_events():
     last_id = _last_event_id()
     ip, slots = client_ip(), _slots()
     if not slots.acquire(ip):
-        raise TooManyRequests(f"This address already has {slots.max_per_ip} event streams open here.")
+        raise TooManyStreams(f"This address already has {slots.max_per_ip} event streams open here.")
     try:
         sub = events.hub().subscribe(last_id, admin=stream_audience() == "admin")
     except BaseException:

@@ -65,7 +65,7 @@ def test_the_stream_cap_counts_a_64_as_one_client(make_client):
             held.append(response)
             next(iter(response.response))  # started, so closing it runs the stream's cleanup
         refused = client.get("/api/events", headers=proxied(f"{NETWORK}3"))
-        assert refused.status_code == 429 and refused.get_json()["code"] == "RATE_LIMITED"
+        assert refused.status_code == 429 and refused.get_json()["code"] == "TOO_MANY_STREAMS"
         other = client.get("/api/events", buffered=False, headers=proxied("2001:db8:1:3::1"))
         assert other.status_code == 200
         held.append(other)

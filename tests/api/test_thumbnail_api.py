@@ -1,12 +1,12 @@
 """Thumbnails over HTTP: caching headers by mode, 202 while busy, failures as 404 SVG, stats, batch, login-bg."""
 
-import time
+import threading
 
 import pytest
 from PIL import Image
 
 from models import Event
-from services import settings
+from services import settings, thumbnails
 from services.auth.passwords import hash_password
 from services.gallery import thumbs
 from services.gallery.index import Indexer
@@ -14,6 +14,7 @@ from services.thumbnails import Thumbnailer
 from tests.conftest import ADMIN_SECRET
 from tests.support import images
 from tests.support.servers import require_binary
+from tests.support.waiting import counting, until
 
 PASSWORD = "thumbnail password"
 
@@ -77,15 +78,17 @@ def test_bad_thumbnail_requests(gallery, url, status):
     assert gallery.get(url).status_code == status
 
 
-def test_busy_pool_answers_202_then_announces(gallery, config):
+def test_busy_pool_answers_202_then_announces(gallery, config, monkeypatch):
+    gate = threading.Event()
+    encodes = counting(monkeypatch, thumbnails, "_encode", gate)  # held until answered: a tiny PNG is quick
     use_thumbnailer(gallery, config, max_queued=0)
     response = thumb(gallery, "trip/small.png")
     assert response.status_code == 202 and response.mimetype == "image/svg+xml"
     assert response.headers["Retry-After"] == "2" and response.headers["X-Thumb-Status"] == "processing"
     assert response.headers["Cache-Control"] == "no-store"
-    deadline = time.monotonic() + 10
-    while not Event.select().where(Event.type == "thumbnail-generated").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    gate.set()
+    until(lambda: Event.select().where(Event.type == "thumbnail-generated").exists(), "no thumbnail-generated event")
+    assert len(encodes) == 1
     event = Event.get(Event.type == "thumbnail-generated")
     assert '"path":"trip/small.png"' in event.data
     assert thumb(gallery, "trip/small.png").status_code == 200

@@ -5,7 +5,11 @@ half-written is left behind.
 
 Disk full and read-only are real filesystems: a small tmpfs and a read-only bind mount, made with
 mount(8). That needs root with CAP_SYS_ADMIN (the tests run as root here and in CI); where mount is
-refused, those tests skip naming the refusal.
+refused, those tests skip naming the refusal, and fail instead under CI=true. The killed-worker test holds the
+worker at a chosen system call with strace (.ci/run installs it), required like a server binary.
+
+Nothing here waits a fixed time for something to have happened: each step waits for a state it can see (a
+thread of the worker held inside a system call, a line in the server's log, a pipe at its end).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from tests.conftest import ADMIN_SECRET
 from tests.integration.test_downloads_server import configure, rss
 from tests.support import images
 from tests.support.feed_server import feed_server
-from tests.support.servers import ROOT, Gunicorn
+from tests.support.servers import IN_CI, ROOT, Gunicorn, require_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLOSE = {"Connection": "close"}
@@ -41,6 +45,8 @@ ADMIN = {"X-Admin-Secret": ADMIN_SECRET, **CLOSE}
 PASSWORD = "fault-test-password"  # noqa: S105 (a test fixture)
 WAIT_S = 20.0
 BUSY_S = SQLITE_BUSY_TIMEOUT_MS / 1000
+HOLD_S = 300  # how long strace holds a system call: far past any wait here, so only the test's kill ends it
+SYS_READ, SYS_FSYNC = 0, 74  # x86_64 system call numbers, as /proc/<pid>/task/<tid>/syscall shows them
 
 
 # --- processes ---------------------------------------------------------------------------------------
@@ -100,14 +106,21 @@ def in_background(fn) -> tuple[threading.Thread, list]:
     return thread, out
 
 
+def cannot_run(message: str) -> None:
+    """This fault cannot be made here: skip naming why, or fail under CI=true, where it must run."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 # --- filesystems -------------------------------------------------------------------------------------
 
 def _mount(*args: str) -> None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("this fault needs mount(8) as root (a real tmpfs / read-only bind mount)")
+        cannot_run("this fault needs mount(8) as root (a real tmpfs / read-only bind mount)")
     done = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)  # noqa: S603,S607
     if done.returncode != 0:
-        pytest.skip(f"mount {' '.join(args)} was refused ({done.stderr.strip()}): needs CAP_SYS_ADMIN")
+        cannot_run(f"mount {' '.join(args)} was refused ({done.stderr.strip()}): needs CAP_SYS_ADMIN")
 
 
 def _umount(target: Path) -> None:
@@ -157,65 +170,75 @@ def cache_files(data_dir: Path, photo: Path, rel: str):
 
 
 @contextlib.contextmanager
-def fsync_delayed(pid: int, delay_s: float):
-    """strace holds every fsync of process `pid` (all its threads) for `delay_s` before it runs: the
-    thumbnail's temp file is then fully written but not yet renamed, a window we can kill in. Yields
-    False when strace is missing or may not attach (no ptrace in this container)."""
-    if shutil.which("strace") is None:
-        yield False
-        return
-    tracer = subprocess.Popen(  # noqa: S603,S607
-        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
-         "-e", f"inject=fsync:delay_enter={int(delay_s * 1_000_000)}", "-p", str(pid)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def syscall_held(pid: int, syscall: str, path: Path | None = None):
+    """strace holds every `syscall` of process `pid` (all its threads; only those on `path` when given) for
+    HOLD_S before it runs, until the block ends: a window the test kills the worker in. A SIGKILL sent inside the
+    block stops the worker at the held call, and its exit completes once strace lets go at the block's end: none
+    of its code runs after the held call. Fails under CI=true (skips elsewhere) when strace may not attach (no
+    ptrace in this container)."""
+    strace = require_binary("strace")
+    only = ["-P", str(path), "-e", f"trace=openat,{syscall}"] if path else ["-e", f"trace={syscall}"]
+    tracer = subprocess.Popen(  # noqa: S603
+        [strace, "-f", "-qq", "-o", "/dev/null", *only, "-e", f"inject={syscall}:delay_enter={HOLD_S * 1_000_000}",
+         "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        attached = wait_until(lambda: tracer.poll() is not None or "TracerPid:\t0" not in
-                              Path(f"/proc/{pid}/status").read_text(), "strace to attach or give up", 5)
-        yield attached and tracer.poll() is None
+        wait_until(lambda: tracer.poll() is not None or "TracerPid:\t0" not in
+                   Path(f"/proc/{pid}/status").read_text(), "strace to attach or give up", 5)
+        if tracer.poll() is not None:
+            cannot_run("strace could not attach to the worker (is ptrace refused here?)")
+        yield
     finally:
         with contextlib.suppress(ProcessLookupError):
             tracer.kill()
         tracer.wait(5)
 
 
+def held_in(pid: int, number: int) -> list[Path]:
+    """What the threads of `pid` now inside system call `number` (one on a descriptor) are working on."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (task / "syscall").read_text().split()
+            if int(fields[0]) == number:
+                found.append(Path(os.readlink(f"/proc/{pid}/fd/{int(fields[1], 16)}")))
+    return found
+
+
 def test_worker_killed_while_making_a_thumbnail_leaves_no_partial_file_and_is_replaced(env, tmp_path, db, photos_dir):
-    """SIGKILL the only worker twice while it makes one thumbnail of a 48 MP PNG (~0.5 s of decoding):
-    once while decoding, once after the WebP bytes are in the temp file but before the rename (an fsync
-    held by strace makes that window wide; without strace, or where ptrace is refused, that round is
-    skipped and says so). Each time the client sees a broken connection, never a partial image; the
-    master starts a new worker; the cache never holds a file under a finished name; and the next request
+    """SIGKILL the only worker twice while it makes one thumbnail of a 48 MP PNG: once while decoding (held by
+    strace inside a read of the photo), once after the WebP bytes are in the temp file but before the rename
+    (held inside the temp file's fsync). Each time the client sees a broken connection, never a partial image;
+    the master starts a new worker; the cache never holds a file under a finished name; and the next request
     makes the thumbnail whole."""
+    assert os.uname().machine == "x86_64", "held_in() reads x86_64 system call numbers"
     photo = images.png(photos_dir / "big" / "huge.png", (8000, 6000))
     webp, _, lock = cache_files(tmp_path / "data", photo, "big/huge.png")
     url = "/api/thumbnail?path=big/huge.png&v=1"
     with Gunicorn(env, tmp_path / "gunicorn.log") as server:
         wait_for_scan(server)
         pid = only_worker(server)
-        thread, out = in_background(lambda: get(server, url, timeout=30))
-        wait_until(lock.exists, "the thumbnail's lock file (generation started)")
-        time.sleep(0.05)  # decoding takes ~0.5 s: kill well inside it
-        os.kill(pid, signal.SIGKILL)
+        with syscall_held(pid, "read", photo):
+            thread, out = in_background(lambda: get(server, url, timeout=30))
+            wait_until(lambda: photo in held_in(pid, SYS_READ), "the worker held reading the photo")
+            assert lock.exists()  # generation under way
+            os.kill(pid, signal.SIGKILL)  # the decode never gets past this read
         thread.join(10)
         assert isinstance(out[0], requests.ConnectionError), out
         assert not webp.exists() and not list(webp.parent.glob("*.tmp"))
         pid = replacement_worker(server, pid)
 
-        with fsync_delayed(pid, delay_s=5) as held:
-            if held:
-                thread, out = in_background(lambda: get(server, url, timeout=30))
-                temp = wait_until(lambda: next(iter(webp.parent.glob("*.tmp")), None), "the temp file")
-                wait_until(lambda: temp.stat().st_size > 0, "bytes in the temp file", 5)
-                time.sleep(0.2)  # written and flushed; the fsync (then the rename) is held back
-                assert not webp.exists()
-                os.kill(pid, signal.SIGKILL)
-                thread.join(10)
-                assert isinstance(out[0], requests.ConnectionError), out
-                assert not webp.exists()  # the bytes never appeared under the finished name
-                assert temp.exists()  # what a kill between write and rename leaves: a temp name only
-            else:
-                print("strace is missing or may not attach: the kill between write and rename did not run")
-        if held:
-            pid = replacement_worker(server, pid)
+        with syscall_held(pid, "fsync"):
+            thread, out = in_background(lambda: get(server, url, timeout=30))
+            (temp,) = wait_until(lambda: [f for f in held_in(pid, SYS_FSYNC) if f.parent == webp.parent],
+                                 "the worker held in the temp file's fsync")
+            assert temp.name.endswith(".tmp") and temp.stat().st_size > 0  # written, not yet renamed
+            assert not webp.exists()
+            os.kill(pid, signal.SIGKILL)
+        thread.join(10)
+        assert isinstance(out[0], requests.ConnectionError), out
+        assert not webp.exists()  # the bytes never appeared under the finished name
+        assert temp.exists()  # what a kill between write and rename leaves: a temp name only
+        pid = replacement_worker(server, pid)
 
         answer = get(server, url, timeout=30)
         assert answer.status_code == 200 and answer.headers["X-Thumb-Status"] == "ready", answer.text[:200]
@@ -246,8 +269,9 @@ while True:
 """
 
 
-def start_writer(database_url: str) -> tuple[subprocess.Popen, list[int]]:
-    """A process committing FAULT_A = FAULT_B = n and AUTH_EPOCH + 1 per transaction, printing each n."""
+def start_writer(database_url: str) -> tuple[subprocess.Popen, list[int], threading.Thread]:
+    """A process committing FAULT_A = FAULT_B = n and AUTH_EPOCH + 1 per transaction, printing each n; the
+    thread collecting the numbers ends once the process's output has ended (it has died)."""
     proc = subprocess.Popen([sys.executable, "-c", WRITER, database_url], cwd=ROOT,  # noqa: S603
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={"PATH": os.environ["PATH"]})
     committed: list[int] = []
@@ -256,8 +280,9 @@ def start_writer(database_url: str) -> tuple[subprocess.Popen, list[int]]:
         for line in proc.stdout:
             committed.append(int(line))
 
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, committed
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    return proc, committed, drainer
 
 
 def stored(db_path: Path) -> dict[str, str]:
@@ -298,13 +323,14 @@ def test_processes_killed_while_writing_settings_leave_a_consistent_database(env
         try:
             for _ in range(3):
                 pid = only_worker(server)
-                writer, committed = start_writer(database_url)
+                writer, committed, drainer = start_writer(database_url)
                 wait_until(lambda c=committed: len(c) >= 50, "the writer's first commits")  # noqa: B023
                 time.sleep(random.uniform(0.05, 0.4))  # noqa: S311
                 os.kill(pid, signal.SIGKILL)
                 writer.send_signal(signal.SIGKILL)
                 writer.wait(5)
-                time.sleep(0.1)  # the drain thread reads what the writer printed before it died
+                drainer.join(10)  # everything the writer printed before it died has been read
+                assert not drainer.is_alive()
                 values = stored(db_path)
                 assert values["FAULT_A"] == values["FAULT_B"], values
                 assert committed[-1] <= int(values["FAULT_A"]) <= committed[-1] + 1
@@ -384,21 +410,28 @@ def test_a_database_locked_by_another_process_answers_503_after_the_busy_timeout
 
 def test_a_write_waiting_for_the_lock_does_not_stall_other_requests(env, tmp_path, db, photos_dir, database_url):
     """While one request waits for the write lock another process holds, the same worker keeps
-    answering requests that need no lock (/health) promptly."""
+    answering requests that need no lock (/health) promptly.
+
+    The PUT is known to be waiting from the worker's log: with PHOTONIX_AUTH_DEBUG its admin check logs a line,
+    and from there its greenlet runs to the lock wait without yielding (SQLite calls and log writes do not
+    yield), so the worker can answer /health only once the PUT is waiting."""
     locked_server_env(env, photos_dir, database_url)
-    with Gunicorn(env, tmp_path / "gunicorn.log") as server:
+    with Gunicorn({**env, "PHOTONIX_AUTH_DEBUG": "1"}, tmp_path / "gunicorn.log") as server:
         wait_for_scan(server)
         with write_locked(tmp_path / "data" / "photonix.db"):
             thread, out = in_background(lambda: requests.put(
                 server.url + "/api/settings", headers=ADMIN, timeout=4 * BUSY_S, json={"siteTitle": "Waiting"}))
-            time.sleep(0.5)  # the PUT is now waiting for the lock
+            wait_until(lambda: "auth decision: admin PUT /api/settings -> ALLOWED" in server.log(),
+                       "the PUT's admin check in the log (it then waits for the lock)")
             started = time.monotonic()
             health = get(server, "/health", timeout=4 * BUSY_S)
             took = time.monotonic() - started
+            answered_while_waiting = not out
             thread.join(4 * BUSY_S)
         print(f"/health while a write waits for the lock: {health.status_code} in {took:.2f} s; PUT: {out}")
-        assert out[0].status_code == 503
-        assert health.status_code == 200 and took < 1.0, f"/health took {took:.2f} s"
+        assert answered_while_waiting and out[0].status_code == 503
+        # A worker stalled by the wait would answer only when the PUT gives up, a whole busy timeout later.
+        assert health.status_code == 200 and took < BUSY_S / 2, f"/health took {took:.2f} s"
 
 
 # --- 5. disk full ---------------------------------------------------------------------------------------

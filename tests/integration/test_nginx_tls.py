@@ -21,7 +21,7 @@ import requests
 from services import events, settings
 from services.auth.passwords import hash_password
 from tests.support.nginx import NGINX_DIR, SNIPPETS_DIR, STATIC_DIR, Nginx
-from tests.support.servers import ROOT, Gunicorn, require_binary
+from tests.support.servers import IN_CI, ROOT, Gunicorn, require_binary
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ HSTS = "max-age=31536000"
 TIMEOUT = (5, 10)
 WAIT_S = 10.0
 LONG_IDLE_S = 65.0  # past nginx's default 60 s proxy_read_timeout
-IDLE_S = 5.0  # how long a quiet stream must stay open through nginx (heartbeat every second)
+IDLE_BEATS = 5  # heartbeats (one a second) a quiet stream must pass through nginx
 
 
 @dataclass(frozen=True)
@@ -131,21 +131,24 @@ def test_diagnose_over_https_sees_the_browser_view(stack, private_gallery):
     assert seen["ok"] is True and seen["hints"] == []
 
 
-def test_an_event_reaches_a_client_through_nginx_within_a_second(stack):
+def test_an_event_reaches_a_client_through_nginx_unbuffered(stack):
+    """A proxy that buffers the stream (proxy_buffering, gzip) holds an event until its buffer fills (minutes of
+    one-second heartbeats) or the stream ends: that the event arrives at all on the open stream shows it was
+    passed on at once. No wall-clock bound: how fast it comes depends on the machine, not on nginx."""
     with requests.get(stack.https + "/api/events", stream=True, verify=stack.ca, timeout=(5, 5)) as stream:
         assert stream.status_code == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
         lines = stream.iter_lines(decode_unicode=True)
         _read_until(lines, "event: connected")
-        started = time.monotonic()
         published = events.publish("settings-changed", {"keys": ["siteTitle"]})
         _read_until(lines, f"id: {published}")
-        assert time.monotonic() - started < 1.0
 
 
-def test_an_event_reaches_an_http2_client_within_a_second(stack):
+def test_an_event_reaches_an_http2_client_unbuffered(stack):
+    """As over HTTP/1.1 (see above), through nginx's HTTP/2."""
     curl = require_binary("curl")
     if "HTTP2" not in subprocess.run([curl, "--version"], capture_output=True, text=True, timeout=10).stdout:
-        pytest.skip("this curl has no HTTP/2 support")
+        message = "this curl has no HTTP/2 support: the HTTP/2 stream was not tested"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
     args = [curl, "--http2", "--include", "--silent", "--no-buffer", "--max-time", str(int(WAIT_S)),
             "--cacert", stack.ca, stack.https + "/api/events"]
     with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as client:
@@ -153,10 +156,8 @@ def test_an_event_reaches_an_http2_client_within_a_second(stack):
             lines = (line.rstrip("\r\n") for line in client.stdout)  # curl's --max-time bounds every read
             assert next(lines).startswith("HTTP/2 200")
             _read_until(lines, "event: connected")
-            started = time.monotonic()
             published = events.publish("settings-changed", {"keys": ["siteTitle"]})
             _read_until(lines, f"id: {published}")
-            assert time.monotonic() - started < 1.0
         finally:
             client.kill()
 
@@ -168,16 +169,15 @@ def test_an_idle_stream_outlives_the_default_read_timeout(stack):
     assert re.search(r"^proxy_read_timeout 1h;", (SNIPPETS_DIR / "photonix-sse.conf").read_text(), re.MULTILINE)
     assert "photonix-sse.conf" not in other and "proxy_read_timeout" not in other
     assert not re.search(r"^\s*proxy_read_timeout", (SNIPPETS_DIR / "photonix-proxy.conf").read_text(), re.MULTILINE)
-    # Behaviour: a quiet stream stays open through nginx, kept alive by heartbeats it passes on at once.
+    # Behaviour: a quiet stream stays open through nginx, kept alive by heartbeats it passes on at once (a
+    # buffered one would leave the reads waiting): counted heartbeats, not a measured time.
     beats = 0
-    with requests.get(stack.https + "/api/events", stream=True, verify=stack.ca, timeout=(5, 3)) as stream:
-        started = time.monotonic()
-        for line in stream.iter_lines(decode_unicode=True):  # each read: at most 3 s
+    with requests.get(stack.https + "/api/events", stream=True, verify=stack.ca, timeout=(5, 5)) as stream:
+        for line in stream.iter_lines(decode_unicode=True):  # each read: at most 5 s, five heartbeats' worth
             beats += line.startswith(":")
-            if time.monotonic() - started >= IDLE_S:
+            if beats == IDLE_BEATS:
                 break
-        assert time.monotonic() - started >= IDLE_S, "the stream ended early"
-    assert beats >= IDLE_S - 1, f"{beats} heartbeats in {IDLE_S}s"
+    assert beats == IDLE_BEATS, f"the stream ended after {beats} heartbeats"
 
 
 @pytest.mark.slow

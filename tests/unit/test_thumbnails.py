@@ -18,7 +18,7 @@ from PIL import Image, ImageCms, ImageOps
 from services import cpu, thumbnails
 from services.decode_budget import Budget
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
-from tests.support import images
+from tests.support import images, waiting
 from tests.support.flat_png import flat_png
 from tests.support.servers import require_binary
 from tests.support.waiting import until
@@ -95,20 +95,17 @@ def opened(result: Result) -> Image.Image:
     return image
 
 
-def counting(monkeypatch, name: str, delay_s: float = 0.0, gate: threading.Event | None = None) -> list[int]:
-    """Wrap thumbnails.<name> so each call is counted (and optionally slowed down or held at a gate)."""
-    calls: list[int] = []
-    original = getattr(thumbnails, name)
+def counting(monkeypatch, name: str, delay_s: float = 0.0, gate: threading.Event | None = None) -> list[tuple]:
+    """Count each call of thumbnails.<name> (optionally slowed down, or held at a gate the test releases)."""
+    if delay_s:
+        original = getattr(thumbnails, name)
 
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        if gate is not None:
-            gate.wait(10)
-        time.sleep(delay_s)
-        return original(*args, **kwargs)
+        def slowed(*args, **kwargs):
+            time.sleep(delay_s)
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(thumbnails, name, wrapper)
-    return calls
+        monkeypatch.setattr(thumbnails, name, slowed)
+    return waiting.counting(monkeypatch, thumbnails, name, gate)
 
 
 @pytest.mark.parametrize("orientation, left_is_dark", [(6, False), (8, True)])
@@ -362,19 +359,21 @@ def test_two_workers_sharing_the_cache_make_one_thumbnail(cache, tmp_path, monke
     assert not list(cache.rglob("*.lock"))
 
 
-def test_a_saturated_pool_answers_processing_then_reports_ready(cache, tmp_path):
-    ready = threading.Event()
+def test_a_saturated_pool_answers_processing_then_reports_ready(cache, tmp_path, monkeypatch):
+    ready, gate = threading.Event(), threading.Event()
     seen: list[Source] = []
 
     def on_ready(source):
         seen.append(source)
         ready.set()
 
+    encodes = counting(monkeypatch, "_encode", gate=gate)  # held until answered: a tiny JPEG must not win the race
     thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, max_queued=0, on_ready=on_ready)
     source = source_of(images.jpeg(tmp_path / "a.jpg"))
     first = thumbs.get(source)
     assert (first.status, first.path) == ("processing", None)
-    assert ready.wait(10) and seen == [source]
+    gate.set()
+    assert ready.wait(10) and seen == [source] and len(encodes) == 1
     later = thumbs.get(source)
     assert later.status == "ok" and later.etag == first.etag
 
@@ -391,20 +390,18 @@ def test_a_slow_thumbnail_answers_processing_after_wait_s(cache, tmp_path, monke
     assert thumbs.get(source).status == "ok" and thumbs.in_flight() == 0
 
 
-def test_an_on_ready_error_is_logged_not_raised(cache, tmp_path, caplog):
-    called = threading.Event()
+def test_an_on_ready_error_is_logged_not_raised(cache, tmp_path, caplog, monkeypatch):
+    gate = threading.Event()
 
     def on_ready(source):
-        called.set()
         raise RuntimeError("event bus down")
 
+    counting(monkeypatch, "_encode", gate=gate)  # held until answered: a tiny PNG must not win the race
     thumbs = Thumbnailer(cache, WIDTH, MAX_PIXELS, max_queued=0, on_ready=on_ready)
     source = source_of(images.png(tmp_path / "p.png"))
     assert thumbs.get(source).status == "processing"
-    assert called.wait(10)
-    deadline = time.monotonic() + 5
-    while "on_ready failed" not in caplog.text and time.monotonic() < deadline:
-        time.sleep(0.01)
+    gate.set()
+    until(lambda: "on_ready failed" in caplog.text, "on_ready's error was never logged")
     assert "on_ready failed for p.png" in caplog.text
     assert thumbs.get(source).status == "ok"
 
