@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 PHOTOS ?= ./photos
 DATA ?= ./data
 
-.PHONY: run test test-fast test-postgres lint bench clean
+.PHONY: run test test-sqlite test-fast test-postgres lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,21 +28,22 @@ run: $(SERVE_STAMP)
 	PHOTONIX_DEV=1 PHOTONIX_PHOTOS_DIR=$(PHOTOS) PHOTONIX_DATA_DIR=$(DATA) $(BIN)/photonix serve
 
 # Everything: unit, API, integration (real gunicorn/redis/postgresql), then the core tests on PostgreSQL.
-# Both halves always run; a failure in the first does not hide the second. The slowest 15 tests are listed.
+# Both halves at once on xdist workers (tests/conftest.py: slow tests first; a module with a module-scoped
+# fixture stays on one worker). Each half's output is printed whole when it ends, with its 15 slowest tests;
+# --keep-going: a failure in one half hides nothing, and make fails at the end.
 PG_TESTS := tests/unit tests/api tests/integration/test_two_processes.py
 test: $(TEST_STAMP)
-	@sqlite=0; postgres=0; \
-	$(BIN)/pytest -q --durations=15 || sqlite=$$?; \
-	$(BIN)/pytest -q --db=postgres $(PG_TESTS) || postgres=$$?; \
-	echo "make test: SQLite half exit $$sqlite, PostgreSQL half exit $$postgres"; \
-	[ $$sqlite -eq 0 ] && [ $$postgres -eq 0 ]
+	@$(MAKE) --no-print-directory --keep-going --jobs=2 --output-sync=target test-sqlite test-postgres
+
+test-sqlite: $(TEST_STAMP)
+	$(BIN)/pytest -q -n 4 --dist loadgroup --durations=15
 
 # The quick layers only: no real servers.
 test-fast: $(TEST_STAMP)
-	$(BIN)/pytest -q -m "not integration and not browser and not slow"
+	$(BIN)/pytest -q -n 2 -m "not integration and not browser and not slow"
 
 test-postgres: $(TEST_STAMP)
-	$(BIN)/pytest -q --db=postgres $(PG_TESTS)
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=15 --db=postgres $(PG_TESTS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

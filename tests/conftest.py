@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
 from pathlib import Path
 
@@ -20,6 +22,42 @@ ADMIN_SECRET = "adm1n-s3cret-for-tests"
 def pytest_addoption(parser):
     parser.addoption("--db", choices=("sqlite", "postgres"), default="sqlite",
                      help="database the app fixtures use (default sqlite)")
+
+
+_SHARED_FIXTURE = re.compile(r"@pytest\.fixture\([^)]*scope=[\"'](?:module|class|package)[\"']")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`pytest -n N --dist loadgroup` (make test): every test is a unit of its own, except that a module defining
+    a module- or class-scoped fixture goes whole to one worker, which then makes the fixture once (a wheel built
+    from the checkout, a 14000x14000 PNG) instead of each worker making it at the same time. xdist's own
+    loadgroup (tests marked xdist_group) cannot tag node ids under pytest 9, so it would group nothing."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return module if _shares_a_fixture(config.rootpath / module) else nodeid
+
+    return ModuleFixtureScheduling(config, log)
+
+
+@functools.cache
+def _shares_a_fixture(path: Path) -> bool:
+    return path.is_file() and bool(_SHARED_FIXTURE.search(path.read_text(errors="replace")))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping by fixture, which the stable sort keeps
+def pytest_collection_modifyitems(config, items):
+    """In a parallel run (pytest -n, each xdist worker collects alike), slow tests first, then those that start
+    servers, then the rest: the long ones then start at once on every worker, and the quick ones fill the gaps,
+    instead of one long test starting last and running alone."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else
+                   1 if item.get_closest_marker("integration") else 2)
 
 
 @pytest.fixture(scope="session")

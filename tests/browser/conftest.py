@@ -53,7 +53,7 @@ def page(browser, request):
     finally:
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
-            _save_artifacts(opened, request.node.name, console)
+            _save_artifacts(opened, request.node.nodeid, console)  # unique: xdist workers share the folder
         context.close()
 
 

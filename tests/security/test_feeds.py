@@ -535,11 +535,16 @@ def test_a_100000_item_feed_runs_in_bounded_time_and_memory(client, server, allo
     task = add_task(client, server.url("/feed.xml"))
     # Peak resident memory covers the fetch, the parse and the run together (tracemalloc would be exact
     # but slows this 100,000-entry parse several times over).
+    cpu_before = time.process_time()
     (summary, body, elapsed), grown = peak_rss_growth_during(lambda: run(client, runner, task))
-    print(f"\n100,000 items ({len(document) / MIB:.1f} MiB): run {elapsed:.1f} s, peak RSS +{grown / MIB:.0f} MiB")
+    cpu_s = time.process_time() - cpu_before
+    print(f"\n100,000 items ({len(document) / MIB:.1f} MiB): run {elapsed:.1f} s ({cpu_s:.1f} s of CPU), "
+          f"peak RSS +{grown / MIB:.0f} MiB")
     assert summary.status == "ok" and summary.new_entries == summary.entries == 100_000
     assert body["lastError"] is None and FeedEntry.select().count() == 100_000
-    assert elapsed < 120 and grown < 512 * MIB
+    # The bound is on the work (CPU seconds of this process, its pool threads included), not on the wall clock,
+    # which stretches with whatever else shares the cores (make test runs six test workers on two).
+    assert cpu_s < 120 and grown < 512 * MIB
 
 
 # Names of saved files -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import ROOT, Gunicorn, free_port, require_binary, stop_process, wait_for_port
+from tests.support.waiting import until
 
 NGINX_DIR = ROOT / "nginx"
 SUBPATH_CONF = NGINX_DIR / "photonix-subpath.conf"
@@ -29,6 +30,7 @@ _SNIPPETS = re.compile(r"^(\s*include\s+)/etc/nginx/snippets/", re.MULTILINE)
 _LISTEN = re.compile(r"^(\s*listen\s+)(\S+?)([\s;])", re.MULTILINE)
 MIME_TYPES = Path("/etc/nginx/mime.types")
 START_TIMEOUT_S = 10.0
+BIND_ATTEMPTS = 5
 
 MAIN_CONF = """\
 {user}daemon off;
@@ -63,12 +65,25 @@ class Nginx:
         self.dir = tmp_path / "nginx"
         self.ports: dict[int, int] = {}  # shipped listen port -> test port
         self.snippets_dir = snippets_dir
-        self.site = self._render(conf_path.read_text(), upstream_port, static_dir, replacements or {})
-        self.port = self.ports.get(80) or self.ports[443]
-        self.url = f"{'http' if 80 in self.ports else 'https'}://127.0.0.1:{self.port}"
+        self._render_site = lambda: self._render(conf_path.read_text(), upstream_port, static_dir, replacements or {})
+        self._choose_ports()
         self.proc: subprocess.Popen | None = None
 
+    def _choose_ports(self) -> None:
+        self.ports.clear()
+        self.site = self._render_site()
+        self.port = self.ports.get(80) or self.ports[443]
+        self.url = f"{'http' if 80 in self.ports else 'https'}://127.0.0.1:{self.port}"
+
     def start(self) -> Nginx:
+        """Start, on other ports while nginx exits unable to bind (test workers pick ports at the same time)."""
+        for _ in range(BIND_ATTEMPTS):
+            if self._start_once():
+                return self
+            self._choose_ports()
+        raise RuntimeError(f"nginx could not bind free ports {BIND_ATTEMPTS} times:\n{self.log()}")
+
+    def _start_once(self) -> bool:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "site.conf").write_text(self.site)
         types = f"include {MIME_TYPES};" if MIME_TYPES.exists() else FALLBACK_TYPES
@@ -79,16 +94,24 @@ class Nginx:
         if checked.returncode != 0:
             pytest.fail(f"nginx -t rejected the rendered config:\n{checked.stderr}\n--- site.conf\n{self.site}",
                         pytrace=False)
+        pid_file = self.dir / "nginx.pid"
+        pid_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
+            # nginx writes its pid file only once it holds every listen port: a connection alone could reach
+            # another process that took the port first.
+            until(lambda: self.proc.poll() is not None or pid_file.exists(), "nginx neither listened nor exited",
+                  START_TIMEOUT_S)
+            if self.proc.poll() is not None:
+                return False
             wait_for_port(self.port, START_TIMEOUT_S, self.proc)
-        except (RuntimeError, TimeoutError) as exc:
+        except (RuntimeError, AssertionError, TimeoutError) as exc:
             self.stop()
             raise RuntimeError(f"nginx did not start ({exc}):\n{self.log()}") from None
         except BaseException:
             self.stop()
             raise
-        return self
+        return True
 
     def log(self) -> str:
         path = self.dir / "error.log"

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,20 +78,31 @@ def postgres_server() -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(workdir, user.pw_uid, user.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
     data = workdir / "data"
     subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                     "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
-    proc = subprocess.Popen(
-        [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(workdir),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+
+    def start(port: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(workdir),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def ours(proc: subprocess.Popen, port: int) -> bool:
+        # postmaster.pid names the port and says "ready" only once this postmaster listens on it.
+        with contextlib.suppress(OSError):
+            lines = (data / "postmaster.pid").read_text().splitlines()
+            return len(lines) > 7 and lines[3].strip() == str(port) and lines[7].strip() == "ready"
+        return False
+
     try:
-        wait_for_port(port, 30, proc)
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        port, proc = start_on_free_port(start, ours, 30)
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}"
+        finally:
+            stop_process(proc)
     finally:
-        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -109,32 +120,69 @@ def create_pg_database(admin_url: str, name: str) -> str:
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     binary = require_binary("redis-server")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+
+    def start(port: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def ours(proc: subprocess.Popen, port: int) -> bool:
+        """The Redis on `port` is `proc` (INFO names its process id)."""
+        reply = b""
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"INFO server\r\n")
+            while not (found := re.search(rb"process_id:(\d+)\r\n", reply)) and (chunk := conn.recv(65536)):
+                reply += chunk
+            return bool(found) and int(found.group(1)) == proc.pid
+        return False
+
+    port, proc = start_on_free_port(start, ours, 15)
     try:
-        wait_for_port(port, 15, proc)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop_process(proc)
+
+
+def start_on_free_port(start: Callable[[int], subprocess.Popen], ours: Callable[[subprocess.Popen, int], bool],
+                       timeout_s: float, attempts: int = 5) -> tuple[int, subprocess.Popen]:
+    """`start(port)` on a free port, again on another one while the server exits before listening (the
+    port was taken between free_port and its bind: other test workers pick ports at the same time);
+    `ours(proc, port)` tells this server from another process that holds the port."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = start(port)
+        deadline = time.monotonic() + timeout_s
+        while proc.poll() is None:
+            if ours(proc, port):
+                return port, proc
+            if time.monotonic() > deadline:
+                stop_process(proc)
+                raise TimeoutError(f"the server did not listen on 127.0.0.1:{port} within {timeout_s}s")
+            time.sleep(0.05)
+    raise RuntimeError(f"the server exited (last with {proc.returncode}) before listening, {attempts} times")
+
+
+_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 class Gunicorn:
     """A real `gunicorn -c gunicorn.conf.py wsgi:app` (gevent workers) with the given environment."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = free_port()
-        self.env = {**_base_env(), **env, "PHOTONIX_BIND": f"127.0.0.1:{self.port}"}
+        # Port 0: gunicorn binds a port the kernel picks (`port` and `url` are known once started), so that
+        # parallel test workers never race for one between choosing it and binding it.
+        self.env = {**_base_env(), **env, "PHOTONIX_BIND": "127.0.0.1:0"}
         self.log_path = log_path
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
+        self.url = ""
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 30.0) -> Gunicorn:
         """Start, and return once every worker has answered (each /health on a new connection): on a small
         machine the others are still loading the app when the first answers, and would get no request."""
         log = open(self.log_path, "ab")  # noqa: SIM115 (closed with the process)
+        logged_before = log.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -144,10 +192,14 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()}")
-            with contextlib.suppress(requests.RequestException):
-                answer = requests.get(self.url + "/health", timeout=2, headers={"Connection": "close"})
-                if answer.status_code in (200, 503) and len(self.pids("GET /health")) >= self.workers:
-                    return self
+            if not self.port and (found := _LISTENING.search(self.log()[logged_before:])):
+                self.port = int(found.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
+            if self.port:
+                with contextlib.suppress(requests.RequestException):
+                    answer = requests.get(self.url + "/health", timeout=2, headers={"Connection": "close"})
+                    if answer.status_code in (200, 503) and len(self.pids("GET /health")) >= self.workers:
+                        return self
             time.sleep(0.1)
         raise TimeoutError(f"not all {self.workers} gunicorn workers answered /health within {timeout_s}s:\n"
                            f"{self.log()}")
