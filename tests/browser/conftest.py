@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.support.servers import IN_CI, ROOT, require_binary
+from tests.support.servers import ROOT, cannot_run, require_binary
 
 ARTIFACTS_DIR = ROOT / "test-artifacts" / "screenshots"
 
@@ -28,8 +28,7 @@ def browser():
     try:
         from playwright import sync_api
     except ImportError:
-        message = "playwright is not installed: pip install -e '.[dev]'"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
+        cannot_run("playwright is not installed: pip install -e '.[dev]'")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, headless=True,
                                               args=["--no-sandbox", "--disable-dev-shm-usage"])

@@ -37,7 +37,7 @@ from tests.conftest import ADMIN_SECRET
 from tests.integration.test_downloads_server import configure, rss
 from tests.support import images
 from tests.support.feed_server import feed_server
-from tests.support.servers import IN_CI, ROOT, Gunicorn, require_binary
+from tests.support.servers import ROOT, Gunicorn, cannot_run, require_binary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLOSE = {"Connection": "close"}
@@ -104,13 +104,6 @@ def in_background(fn) -> tuple[threading.Thread, list]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, out
-
-
-def cannot_run(message: str) -> None:
-    """This fault cannot be made here: skip naming why, or fail under CI=true, where it must run."""
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 # --- filesystems -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A real gunicorn with gevent workers, started the way production starts it."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import Gunicorn, free_port, wait_for_port
+from tests.support.servers import Gunicorn
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +30,16 @@ def test_gunicorn_gevent_answers_health(env, tmp_path):
 
 
 def test_photonix_serve_starts_and_stops_on_sigterm(env, tmp_path):
-    port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([str(Path(sys.executable).with_name("photonix")), "serve"], cwd=tmp_path,
                             env={**env, "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-                                 "PHOTONIX_BIND": f"127.0.0.1:{port}"},
+                                 "PHOTONIX_BIND": "127.0.0.1:0"},  # the kernel's choice: no race with other workers
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, 30, proc)
+        listening = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+        until(lambda: proc.poll() is not None or listening.search((tmp_path / "serve.log").read_text()),
+              "photonix serve never listened", timeout_s=30)
+        port = int(listening.search((tmp_path / "serve.log").read_text()).group(1))
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
