@@ -7,6 +7,7 @@ the log. Pillow still raises DecompressionBombError above twice its limit.
 
 from __future__ import annotations
 
+import io
 import warnings
 from typing import IO
 
@@ -18,3 +19,14 @@ def open_header(fp: str | bytes | IO[bytes], formats: tuple[str, ...] | None = N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         return Image.open(fp, formats=formats)
+
+
+def load_plugins() -> None:
+    """Import every Pillow plugin now, on this thread (the main one, when the app is made).
+
+    Pillow imports them on first use, which would be on a CPU pool thread. Under gevent's monkey-patching the
+    import locks are gevent's, and a native thread that waits on one may wait for ever: two first thumbnails
+    at once in a new worker hung until the request gave up. Encoding a pixel to WebP loads the encoder too.
+    """
+    Image.init()
+    Image.new("RGB", (1, 1)).save(io.BytesIO(), "WEBP")

@@ -11,6 +11,10 @@ import hashlib
 import io
 import os
 import re
+
+# xml.sax would import its parser on the first parse, on a CPU pool thread; under gevent an import there may
+# wait for ever (services/images.py, load_plugins): import it now, with this module.
+import xml.sax.expatreader  # noqa: F401
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser

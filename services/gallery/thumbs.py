@@ -17,7 +17,7 @@ from PIL import Image
 
 from config import Config
 from models import Media
-from services import cpu, decode_budget, events, jobs
+from services import cpu, decode_budget, events, images, jobs
 from services.database import close_connection
 from services.gallery.keys import version
 from services.thumbnails import Source, Thumbnailer
@@ -36,6 +36,7 @@ def make_thumbnailer(config: Config) -> Thumbnailer:
     """The one Thumbnailer of a process; a thumbnail finished in the background is announced as an event."""
     # Pillow refuses above 2x its own limit and warns above 1x; ours (checked before decoding) decides.
     Image.MAX_IMAGE_PIXELS = config.max_image_pixels
+    images.load_plugins()  # here, on the main thread, never first on a pool thread (services/images.py)
     budget = decode_budget.configure(config.decode_memory_mb * decode_budget.MIB)  # downloads share it
     return Thumbnailer(config.data_dir / "thumbs", config.thumb_width, config.max_image_pixels, on_ready=_announce,
                        budget=budget)
