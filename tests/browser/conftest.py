@@ -1,11 +1,16 @@
 """Headless Chromium (Debian's, driven by Playwright) for the browser layer.
 
-A failed test leaves a full-page screenshot and the page's console log in test-artifacts/screenshots/.
+A failed test leaves a full-page screenshot, the page's console log (with every 202 and error answer, timed)
+and the test server's log in test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -45,24 +50,42 @@ def page(browser, request):
     opened.on("console", lambda message: console.append(
         f"{message.type}: {message.text} ({message.location.get('url', '')})"))
     opened.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-    opened.on("response", lambda response: response.status >= 400 and console.append(
-        f"http {response.status}: {response.request.method} {response.url}"))
+    started = time.monotonic()
+    opened.on("response", lambda response: (response.status >= 400 or response.status == 202) and console.append(
+        f"{time.monotonic() - started:.2f}s http {response.status}: {response.request.method} {response.url}"))
     try:
         yield opened
     finally:
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
-            _save_artifacts(opened, request.node.nodeid, console)  # unique: xdist workers share the folder
+            _dump_stacks(request.node.funcargs.get("server"))
+            server_log = request.node.funcargs.get("tmp_path", ROOT / "-") / "gunicorn.log"
+            _save_artifacts(opened, request.node.nodeid, console, server_log)  # unique: xdist workers share the folder
         context.close()
 
 
-def _save_artifacts(page, test_name: str, console: list[str]) -> None:
+def _save_artifacts(page, test_name: str, console: list[str], server_log: Path) -> None:
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = str(ARTIFACTS_DIR / re.sub(r"[^\w.-]+", "_", test_name))
     with open(stem + ".log", "w") as log:
         log.write("\n".join(console) + "\n")
+    if server_log.is_file():  # the test's gunicorn (tests/browser/gallery.py), whose tmp_path is gone later
+        shutil.copyfile(server_log, stem + ".server.log")
     try:
         page.screenshot(path=stem + ".png", full_page=True, timeout=10_000)
     except Exception as exc:  # a crashed page still leaves its console log
         print(f"\nscreenshot failed for {test_name}: {exc}")
     print(f"\nbrowser artifacts: {stem}.png, {stem}.log")
+
+
+def _dump_stacks(server) -> None:
+    """Every thread and greenlet stack of the test's gunicorn, with py-spy when it is installed (make bench)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc = getattr(server, "proc", None)
+    if proc is None or not Path(spy).exists():
+        return
+    import subprocess
+
+    dump = subprocess.run([spy, "dump", "--subprocesses", "--pid", str(proc.pid)], capture_output=True, text=True,
+                          timeout=60)
+    print(f"\npy-spy dump of the server:\n{dump.stdout}{dump.stderr}")

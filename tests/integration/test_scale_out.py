@@ -267,7 +267,7 @@ def test_a_feed_run_asked_on_both_nodes_fetches_and_saves_each_image_once(env, t
 
 def test_two_nodes_behind_one_nginx_upstream(env, tmp_path, private_gallery, redis_url):
     with two_nodes(env, tmp_path, redis_url, PHOTONIX_TRUSTED_PROXIES="1") as (a, b):
-        # The shipped upstream block, with its one server line turned into the two nodes (as docs/deploy.md shows).
+        # The shipped upstream block, with its one server line turned into the two nodes (as docs/scaling.md shows).
         both = f"server 127.0.0.1:{a.port};\n    server 127.0.0.1:{b.port};"
         with Nginx(NGINX_DIR / "photonix-http.conf", a.port, tmp_path,
                    replacements={f"server 127.0.0.1:{a.port};": both}) as proxy, requests.Session() as browser:

@@ -202,14 +202,14 @@ def test_a_content_length_above_the_truth_fails_without_hanging(server, fetcher)
 
 
 def test_a_dripping_body_hits_the_total_deadline(server):
-    # Bytes leave at 0 s, 1.5 s, 3 s...: each socket read must wait only for what is left of the 2 s,
-    # not for a fresh read timeout (that would run to 3 s).
-    server.route("/drip", b"x" * 100, drip_bytes_per_s=1 / 1.5)
+    # Bytes leave at 0 s, 4 s, 8 s...: each socket read must wait only for what is left of the 2 s, not for a
+    # fresh read timeout (5 s), which would see the byte sent at 4 s. The 2 s wide margin is for a loaded machine.
+    server.route("/drip", b"x" * 100, drip_bytes_per_s=1 / 4)
     started = time.monotonic()
     with Fetcher(local_policy(server.port, total_timeout_s=2.0)) as fetcher, pytest.raises(FetchTimeout):
         fetcher.fetch_bytes(server.url("/drip"), 10_000)
     elapsed = time.monotonic() - started
-    assert 1.9 < elapsed < 2.75, elapsed
+    assert 1.9 < elapsed < 4.0, elapsed
 
 
 def test_a_server_slow_to_answer_hits_the_total_deadline(server):
