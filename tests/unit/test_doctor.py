@@ -31,7 +31,7 @@ def test_another_distribution_with_one_of_our_top_level_names_is_a_warning(tmp_p
     assert [(c.name, c.ok, c.warn) for c in found] == [("top-level names", True, True)] * 2
     assert "fake 1.0 also installs config" in found[0].detail
     assert "norecord 1.0 also installs cli, services" in found[1].detail
-    assert "own virtual environment" in found[0].fix
+    assert "virtual environment of its own" in found[0].fix
 
 
 def test_our_own_distribution_is_no_conflict():
