@@ -52,7 +52,8 @@ def check_top_level_names(dists: Iterable[Distribution] | None = None) -> list[C
         clashes = sorted(_top_level_of(dist) & set(TOP_LEVEL_NAMES))
         if clashes and name.lower() != "photonix":
             found.append(Check("top-level names", True, f"{name} {dist.version} also installs {', '.join(clashes)}",
-                               "install Photonix in a virtual environment of its own (python3 -m venv, or pipx): docs/install.md",
+                               "install Photonix in a virtual environment of its own (python3 -m venv, or pipx): "
+                               "docs/install.md",
                                warn=True))
     return sorted(found, key=lambda check: check.detail)
 
