@@ -30,10 +30,10 @@ run: $(SERVE_STAMP)
 # Everything: unit, API, integration (real gunicorn/redis/postgresql), then the core tests on PostgreSQL.
 # Both halves at once on xdist workers (tests/conftest.py: slow tests first; a module with a module-scoped
 # fixture stays on one worker). Each half's output is printed whole when it ends, with its 15 slowest tests;
-# --keep-going: a failure in one half hides nothing, and make fails at the end.
+# --keep-going: a failure in one half hides nothing, and make fails at the end. ruff runs first (a second).
 PG_TESTS := tests/unit tests/api tests/integration/test_two_processes.py
 test: $(TEST_STAMP)
-	@$(MAKE) --no-print-directory --keep-going --jobs=2 --output-sync=target test-sqlite test-postgres
+	@$(MAKE) --no-print-directory --keep-going --jobs=2 --output-sync=target lint test-sqlite test-postgres
 
 test-sqlite: $(TEST_STAMP)
 	$(BIN)/pytest -q -n 4 --dist loadgroup --durations=15
