@@ -79,8 +79,26 @@ class Media(BaseModel):
     mtime = peewee.DoubleField()
     width = peewee.IntegerField(null=True)
     height = peewee.IntegerField(null=True)
+    # Details read with the header (services/gallery/metadata.py, videometa.py); None when unknown.
+    taken_at = peewee.TextField(null=True)  # ISO 8601 local time, with its offset when known
+    taken_from = peewee.CharField(max_length=8, null=True)  # exif | video | mtime
+    taken_key = peewee.DoubleField(null=True)  # the local wall-clock time as seconds since 1970: sorts and groups
+    camera_make = peewee.TextField(null=True)
+    camera_model = peewee.TextField(null=True)
+    lens = peewee.TextField(null=True)
+    focal_length = peewee.DoubleField(null=True)  # mm
+    f_number = peewee.DoubleField(null=True)
+    exposure_time = peewee.DoubleField(null=True)  # seconds
+    iso = peewee.IntegerField(null=True)
+    gps_lat = peewee.DoubleField(null=True)
+    gps_lon = peewee.DoubleField(null=True)
+    gps_alt = peewee.DoubleField(null=True)  # metres
+    duration = peewee.DoubleField(null=True)  # seconds, videos
+    codec = peewee.TextField(null=True)  # videos
+    meta_version = peewee.IntegerField(default=0)  # below services.gallery.index.META_VERSION: read again
 
     class Meta:
+        # The indexes on taken_key are made by services/database.py's init_db, after it added the column.
         indexes = ((("folder_hash", "sort_key"), False), (("folder_hash", "mtime"), False))
 
 

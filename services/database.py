@@ -17,7 +17,7 @@ from playhouse.db_url import parse
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from errors import DatabaseBusy
-from models import ALL_MODELS, Event, database
+from models import ALL_MODELS, Event, Media, database
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IDLE_CONNECTIONS = 8  # kept open for the next request; more are closed when given back
@@ -31,7 +31,18 @@ BUSY_RETRY_MAX_S = 0.05
 _RETRYABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
 # Columns added to a table after it first shipped (model, column, SQL definition): init_db adds them to
 # an older database; create_tables already makes them in a new one.
-ADDED_COLUMNS = ((Event, "audience", "VARCHAR(16) NOT NULL DEFAULT 'admin'"),)
+ADDED_COLUMNS = (
+    (Event, "audience", "VARCHAR(16) NOT NULL DEFAULT 'admin'"),
+    *((Media, column, definition) for column, definition in (
+        ("taken_at", "TEXT"), ("taken_from", "VARCHAR(8)"), ("taken_key", "DOUBLE PRECISION"),
+        ("camera_make", "TEXT"), ("camera_model", "TEXT"), ("lens", "TEXT"), ("focal_length", "DOUBLE PRECISION"),
+        ("f_number", "DOUBLE PRECISION"), ("exposure_time", "DOUBLE PRECISION"), ("iso", "INTEGER"),
+        ("gps_lat", "DOUBLE PRECISION"), ("gps_lon", "DOUBLE PRECISION"), ("gps_alt", "DOUBLE PRECISION"),
+        ("duration", "DOUBLE PRECISION"), ("codec", "TEXT"), ("meta_version", "INTEGER NOT NULL DEFAULT 0"))),
+)
+# Indexes on added columns (name, table, columns), made after the columns: an older table has none at first.
+ADDED_INDEXES = (("media_folder_hash_taken_key", "media", "folder_hash, taken_key"),
+                 ("media_taken_key", "media", "taken_key"))
 
 
 class CooperativeCursor(sqlite3.Cursor):
@@ -137,6 +148,8 @@ def init_db() -> None:
         database.create_tables(ALL_MODELS, safe=True)
         for model, column, definition in ADDED_COLUMNS:
             _add_column(model._meta.table_name, column, definition)
+        for name, table, columns in ADDED_INDEXES:
+            database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
 
 
 def _add_column(table: str, column: str, definition: str) -> None:

@@ -24,7 +24,7 @@ from models import Folder, Media, View, database
 from services import jobs, settings
 from services.cpu import run_cpu
 from services.database import write_transaction
-from services.gallery import scanner
+from services.gallery import details, scanner, videometa
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
 
@@ -34,7 +34,9 @@ AGGREGATES_PER_TRANSACTION = 100
 PROGRESS_EVERY_S = 0.5
 STATE_KEY = "index-state"
 MEDIA_FIELDS = (Media.path_hash, Media.path, Media.folder_hash, Media.name, Media.sort_key, Media.name_folded,
-                Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height)
+                Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height,
+                *details.DETAIL_FIELDS)
+META_VERSION = details.META_VERSION
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
 JOB_NAME = "index"
@@ -84,6 +86,7 @@ class Indexer:
     def __init__(self, root: Path, publish: Publish | None = None):
         self.root = root
         self.publish = publish or (lambda _type, _data: None)
+        self.ffprobe = videometa.find_ffprobe()  # None: videos are indexed without their details
 
     def is_empty(self) -> bool:
         return not Folder.select().where(Folder.path_hash == path_hash("")).exists()
@@ -155,13 +158,13 @@ class Indexer:
     def _reads(self) -> _FolderReads:
         """The SQL of the two reads every folder of a scan runs, built once and run on the raw cursor: peewee
         takes longer to build a small query, and to wrap its rows, than the database takes to answer it."""
-        known = Media.select(Media.name, Media.size, Media.mtime).where(Media.folder_hash == "")
+        known = Media.select(Media.name, Media.size, Media.mtime, Media.meta_version).where(Media.folder_hash == "")
         mtime = Folder.select(Folder.mtime).where(Folder.path_hash == "")
         return _FolderReads(known.sql()[0], mtime.sql()[0])
 
-    def _known_files(self, rel: str) -> dict[str, tuple[int, float]]:
-        """name → (size, mtime) of the files indexed in `rel`."""
-        return {name: (size, mtime) for name, size, mtime in _folder_rows(self._reads.known, rel)}
+    def _known_files(self, rel: str) -> dict[str, tuple[int, float, int]]:
+        """name → (size, mtime, meta_version) of the files indexed in `rel`."""
+        return {name: (size, mtime, version) for name, size, mtime, version in _folder_rows(self._reads.known, rel)}
 
     def _stored_mtime(self, rel: str) -> float | None:
         rows = _folder_rows(self._reads.mtime, rel)
@@ -170,12 +173,22 @@ class Indexer:
     def _media_change(self, rel: str, files: list[scanner.FileEntry]) -> _MediaChange:
         """What differs between the disk and the rows (headers of new or changed files read); no writes."""
         known = self._known_files(rel)
-        fresh = [f for f in files if known.get(f.name) != (f.size, f.mtime)]
+        # New, changed, or indexed by a release that read fewer details (read once more).
+        fresh = [f for f in files if known.get(f.name) != (f.size, f.mtime, META_VERSION)]
         probes = run_cpu(_probe_all, self.root, rel, fresh) if fresh else []
-        rows = [_media_row(rel, entry, found) for entry, found in zip(fresh, probes, strict=True)]
+        rows = [_media_row(rel, entry, found, self._video(rel, entry))
+                for entry, found in zip(fresh, probes, strict=True)]
         gone = [path_hash(f"{rel}/{name}" if rel else name) for name in set(known) - {f.name for f in files}]
         replaced = {row[0] for row, entry in zip(rows, fresh, strict=True) if entry.name in known}
         return _MediaChange(rows, replaced, gone)
+
+    def _video(self, rel: str, entry: scanner.FileEntry) -> videometa.VideoMeta | None:
+        """A video's details by ffprobe, in this greenlet (gevent's subprocess cannot run on a pool thread)."""
+        if entry.kind != "video":
+            return None
+        if self.ffprobe is None:
+            return videometa.VideoMeta()
+        return videometa.probe_video(self.ffprobe, self.root / rel / entry.name)
 
     def _update_aggregates(self, changed: set[str]) -> None:
         """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
@@ -235,11 +248,14 @@ def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[s
     return [scanner.probe(folder / entry.name, entry.kind) for entry in entries]
 
 
-def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe) -> tuple:
+def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe, video: videometa.VideoMeta | None) -> tuple:
     """A row in MEDIA_FIELDS order (tuples: peewee builds big inserts from them much faster than from dicts)."""
     path = f"{rel}/{entry.name}" if rel else entry.name
+    width, height = (found.width, found.height) if video is None else (video.width, video.height)
+    values = details.photo_values(found.details, entry.mtime) if video is None else \
+        details.video_values(video, entry.mtime)
     return (path_hash(path), path, path_hash(rel), entry.name, natural_key(entry.name), fold(entry.name),
-            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, found.width, found.height)
+            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, width, height, *values)
 
 
 def _ensure_folder(rel: str) -> None:

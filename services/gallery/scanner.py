@@ -17,6 +17,7 @@ from typing import NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from services import images
+from services.gallery.metadata import PhotoMeta, read_photo
 from services.paths import is_listed, link_allowed, media_kind, name_problem
 
 log = logging.getLogger("photonix.gallery")
@@ -37,6 +38,7 @@ class Probe:
     mime: str
     width: int | None = None
     height: int | None = None
+    details: PhotoMeta = PhotoMeta()  # a photo's EXIF details; a video's are read apart (videometa)
 
 
 @dataclass
@@ -71,7 +73,7 @@ def _has_header_exif(image: Image.Image) -> bool:
 
 
 def probe(path: Path, kind: str) -> Probe:
-    """Format and display size from the header (EXIF orientation applied); unknown sizes stay None."""
+    """Format, display size (EXIF orientation applied) and EXIF details from the header; unknown ones stay None."""
     if kind == "video":
         return Probe(_VIDEO_MIMES.get(path.suffix.lower(), "application/octet-stream"))
     fallback = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -81,10 +83,11 @@ def probe(path: Path, kind: str) -> Probe:
             mime = Image.MIME.get(image.format or "", fallback)
             if _has_header_exif(image) and image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
                 width, height = height, width
+            details = read_photo(image)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         log.info("index: cannot read the header of %s: %s", path, exc)
         return Probe(fallback)
-    return Probe(mime, width, height)
+    return Probe(mime, width, height, details)
 
 
 def _add_entry(listing: Listing, entry: os.DirEntry, root: Path, rel: str) -> None:

@@ -1,0 +1,45 @@
+"""The details columns of a media row (issue 21), as the index stores them: what services/gallery/metadata.py
+reads from a photo's EXIF and videometa.py from a video, with the date taken falling back to the file's mtime.
+No Flask, no database access.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from models import Media
+from services.gallery.metadata import PhotoMeta
+from services.gallery.videometa import VideoMeta
+
+# Raise it when a new release reads more: the next scan then reads every file's details once again.
+META_VERSION = 1
+DETAIL_FIELDS = (Media.taken_at, Media.taken_from, Media.taken_key, Media.camera_make, Media.camera_model,
+                 Media.lens, Media.focal_length, Media.f_number, Media.exposure_time, Media.iso, Media.gps_lat,
+                 Media.gps_lon, Media.gps_alt, Media.duration, Media.codec, Media.meta_version)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def photo_values(meta: PhotoMeta, mtime: float) -> tuple:
+    """A photo's values in DETAIL_FIELDS order."""
+    return (*_taken(meta.taken_at, "exif", mtime), meta.camera_make, meta.camera_model, meta.lens, meta.focal_length,
+            meta.f_number, meta.exposure_time, meta.iso, meta.gps_lat, meta.gps_lon, meta.gps_alt, None, None,
+            META_VERSION)
+
+
+def video_values(meta: VideoMeta, mtime: float) -> tuple:
+    """A video's values in DETAIL_FIELDS order."""
+    return (*_taken(meta.taken_at, "video", mtime), None, None, None, None, None, None, None, None, None, None,
+            meta.duration, meta.codec, META_VERSION)
+
+
+def taken_key(taken_at: str) -> float:
+    """The local wall-clock time of an ISO 8601 date as seconds since 1970, its offset ignored: photos sort and
+    group by the time their camera showed (a holiday's evening stays that evening wherever it was)."""
+    return (datetime.fromisoformat(taken_at).replace(tzinfo=None) - _EPOCH).total_seconds()
+
+
+def _taken(taken_at: str | None, source: str, mtime: float) -> tuple[str, str, float]:
+    if taken_at is None:  # the file's modification time, in the server's local time
+        taken_at = datetime.fromtimestamp(mtime, UTC).astimezone().isoformat(timespec="seconds")
+        source = "mtime"
+    return taken_at, source, taken_key(taken_at)
