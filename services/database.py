@@ -7,7 +7,9 @@ with a wait timeout (an unbounded wait raises MaxConnectionsExceeded under load)
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sqlite3
 import time
 from typing import Any
@@ -163,6 +165,23 @@ def _add_column(table: str, column: str, definition: str) -> None:
     except peewee.DatabaseError:
         if column not in {c.name for c in database.get_columns(table)}:
             raise
+
+
+def insert_ignoring_conflicts(model: type[peewee.Model], fields: tuple, rows: list[tuple]) -> None:
+    """model.insert_many(rows, fields).on_conflict_ignore().execute(), with the SQL built once per shape:
+    peewee spends longer building a wide multi-row INSERT (a call per value) than the database takes to run it."""
+    if rows:
+        sql = _insert_sql(type(database.obj), model, fields, len(rows))
+        database.execute_sql(sql, [value for row in rows for value in row])
+
+
+@functools.cache
+def _insert_sql(dialect: type, model: type[peewee.Model], fields: tuple, count: int) -> str:
+    # One row's SQL from peewee in the bound database's dialect (OR IGNORE or ON CONFLICT, placeholders), with
+    # its VALUES group repeated; `dialect` (the database's class) is part of the key only.
+    sql, _ = model.insert_many([tuple(range(len(fields)))], fields=fields).on_conflict_ignore().sql()
+    head, group, tail = re.fullmatch(r"(.* VALUES )(\([^)]*\))(.*)", sql, re.S).groups()
+    return head + ", ".join([group] * count) + tail
 
 
 def write_transaction():

@@ -23,7 +23,7 @@ from peewee import fn
 from models import Folder, Media, View, database
 from services import jobs, settings
 from services.cpu import run_cpu
-from services.database import write_transaction
+from services.database import insert_ignoring_conflicts, write_transaction
 from services.gallery import details, scanner, videometa
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
@@ -233,7 +233,7 @@ def _write_media(change: _MediaChange) -> None:
         with database.atomic():
             if replaced:
                 Media.delete().where(Media.path_hash.in_(replaced)).execute()
-            Media.insert_many(batch, fields=MEDIA_FIELDS).on_conflict_ignore().execute()
+            insert_ignoring_conflicts(Media, MEDIA_FIELDS, batch)
     for start in range(0, len(change.gone), BATCH_ROWS):
         Media.delete().where(Media.path_hash.in_(change.gone[start:start + BATCH_ROWS])).execute()
 
