@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -95,16 +94,8 @@ def opened(result: Result) -> Image.Image:
     return image
 
 
-def counting(monkeypatch, name: str, delay_s: float = 0.0, gate: threading.Event | None = None) -> list[tuple]:
-    """Count each call of thumbnails.<name> (optionally slowed down, or held at a gate the test releases)."""
-    if delay_s:
-        original = getattr(thumbnails, name)
-
-        def slowed(*args, **kwargs):
-            time.sleep(delay_s)
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(thumbnails, name, slowed)
+def counting(monkeypatch, name: str, gate: threading.Event | None = None) -> list[tuple]:
+    """Count each call of thumbnails.<name> (optionally held at a gate the test releases)."""
     return waiting.counting(monkeypatch, thumbnails, name, gate)
 
 
@@ -326,18 +317,23 @@ def test_status_only_looks_at_files(thumbs, tmp_path, monkeypatch):
 
 
 def test_one_hundred_callers_make_one_thumbnail(thumbs, tmp_path, monkeypatch):
-    encodes = counting(monkeypatch, "_encode", delay_s=0.2)
+    gate = threading.Event()
+    encodes = counting(monkeypatch, "_encode", gate)  # held until every caller has asked
     source = source_of(images.jpeg(tmp_path / "a.jpg"))
     start = threading.Barrier(100)
+    asked: list[int] = []
     results: list[Result] = []
 
     def ask():
         start.wait(10)
+        asked.append(1)
         results.append(thumbs.get(source))
 
     callers = [threading.Thread(target=ask) for _ in range(100)]
     for caller in callers:
         caller.start()
+    waiting.until(lambda: len(asked) == 100 and encodes, "the callers never all asked during the first encode")
+    gate.set()
     for caller in callers:
         caller.join(30)
     assert len(encodes) == 1
@@ -346,13 +342,22 @@ def test_one_hundred_callers_make_one_thumbnail(thumbs, tmp_path, monkeypatch):
 
 def test_two_workers_sharing_the_cache_make_one_thumbnail(cache, tmp_path, monkeypatch):
     # Two Thumbnailers stand for two gunicorn workers: separate in-flight maps, one flock per key.
-    encodes = counting(monkeypatch, "_encode", delay_s=0.2)
+    gate = threading.Event()
+    encodes = counting(monkeypatch, "_encode", gate)  # held until every caller has asked
     source = source_of(images.jpeg(tmp_path / "a.jpg"))
     workers = [Thumbnailer(cache, WIDTH, MAX_PIXELS), Thumbnailer(cache, WIDTH, MAX_PIXELS)]
+    asked: list[int] = []
     results: list[Result] = []
-    callers = [threading.Thread(target=lambda w=w: results.append(w.ensure(source))) for w in workers * 5]
+
+    def ask(worker: Thumbnailer) -> None:
+        asked.append(1)
+        results.append(worker.ensure(source))
+
+    callers = [threading.Thread(target=ask, args=(w,)) for w in workers * 5]
     for caller in callers:
         caller.start()
+    waiting.until(lambda: len(asked) == 10 and encodes, "the callers never all asked during the first encode")
+    gate.set()
     for caller in callers:
         caller.join(30)
     assert len(encodes) == 1 and {r.status for r in results} == {"ok"} and len(results) == 10

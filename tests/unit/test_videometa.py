@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from services.gallery.videometa import MAX_PROBE_BYTES, VideoMeta, find_ffprobe, probe_video
 from tests.support import images
 from tests.support.servers import cannot_run
+from tests.support.waiting import until
 
 TAKEN = "2024-07-01T12:00:00+00:00"
 
@@ -77,14 +77,6 @@ def _gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def _wait_gone(pid: int) -> bool:
-    """A SIGKILLed grandchild dies asynchronously: give it up to 10 s (generous; correct runs take ~0)."""
-    deadline = time.monotonic() + 10
-    while not _gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return _gone(pid)
 
 
 def test_mp4_duration_codec_and_size(ffprobe, clips):
@@ -157,7 +149,7 @@ def test_slow_ffprobe_is_killed_with_what_it_started(tmp_path, then):
     if pids.exists():  # else the script was killed before it started anything
         shell, sleeper = (int(pid) for pid in pids.read_text().split())
         assert _gone(shell)  # our child: already reaped
-        assert _wait_gone(sleeper)
+        until(lambda: _gone(sleeper), f"the grandchild {sleeper} outlived its SIGKILL")  # dies asynchronously
 
 
 def test_endless_output_is_capped_and_the_process_killed(tmp_path):
