@@ -86,7 +86,11 @@ class Indexer:
     def __init__(self, root: Path, publish: Publish | None = None):
         self.root = root
         self.publish = publish or (lambda _type, _data: None)
-        self.ffprobe = videometa.find_ffprobe()  # None: videos are indexed without their details
+
+    @functools.cached_property
+    def ffprobe(self) -> str | None:
+        """Looked up when a new video needs it, not for each browse (an Indexer is made per request)."""
+        return videometa.find_ffprobe()  # None: videos are indexed without their details
 
     def is_empty(self) -> bool:
         return not Folder.select().where(Folder.path_hash == path_hash("")).exists()

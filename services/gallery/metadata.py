@@ -54,7 +54,7 @@ def read_photo(image: Image.Image) -> PhotoMeta:
     # Pillow warns ("Corrupt EXIF data") while parsing, and parses values lazily, so every read stays in here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exif = _exif(image)
+        exif = header_exif(image)
         if exif is None:
             return PhotoMeta()
         ifd0 = exif
@@ -75,9 +75,9 @@ def read_photo(image: Image.Image) -> PhotoMeta:
         )
 
 
-def _exif(image: Image.Image) -> Image.Exif | None:
-    # PNG's getexif() decodes the whole image to look for an eXIf chunk after the pixels: only the one before
-    # them (where Pillow and cameras put it) is read here.
+def header_exif(image: Image.Image) -> Image.Exif | None:
+    """The image's EXIF, None when it has none or it cannot be read; never decodes pixels: PNG's getexif()
+    would decode the whole image to look for an eXIf chunk after them, so only one before them is read."""
     if isinstance(image, PngImagePlugin.PngImageFile) and "exif" not in image.info:
         return None
     exif = _field(image.getexif)

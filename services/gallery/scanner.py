@@ -17,7 +17,7 @@ from typing import NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from services import images
-from services.gallery.metadata import PhotoMeta, read_photo
+from services.gallery.metadata import PhotoMeta, header_exif, read_photo
 from services.paths import is_listed, link_allowed, media_kind, name_problem
 
 log = logging.getLogger("photonix.gallery")
@@ -64,14 +64,6 @@ def list_folder(root: Path, rel: str) -> Listing | None:
     return listing
 
 
-def _has_header_exif(image: Image.Image) -> bool:
-    # A PNG's getexif() loads every pixel when no eXIf chunk came before them (a 790 KB file can
-    # decode to gigabytes), so a PNG counts only the EXIF its header already carried.
-    if image.format == "PNG":
-        return "exif" in image.info
-    return image.format in ("JPEG", "TIFF", "WEBP", "MPO")
-
-
 def probe(path: Path, kind: str) -> Probe:
     """Format, display size (EXIF orientation applied) and EXIF details from the header; unknown ones stay None."""
     if kind == "video":
@@ -81,7 +73,7 @@ def probe(path: Path, kind: str) -> Probe:
         with images.open_header(path) as image:
             width, height = image.size
             mime = Image.MIME.get(image.format or "", fallback)
-            if _has_header_exif(image) and image.getexif().get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
+            if (header_exif(image) or {}).get(ORIENTATION_TAG) in _SWAPPED_ORIENTATIONS:
                 width, height = height, width
             details = read_photo(image)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:

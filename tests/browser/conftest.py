@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,8 +85,6 @@ def _dump_stacks(server) -> None:
     proc = getattr(server, "proc", None)
     if proc is None or not Path(spy).exists():
         return
-    import subprocess
-
     dump = subprocess.run([spy, "dump", "--subprocesses", "--pid", str(proc.pid)], capture_output=True, text=True,
                           timeout=60)
     print(f"\npy-spy dump of the server:\n{dump.stdout}{dump.stderr}")
