@@ -19,11 +19,13 @@ from blueprints import (
     events,
     files,
     health,
+    info,
     openapi,
     pages,
     search,
     settings,
     thumbnails,
+    timeline,
 )
 from blueprints._auth import init_auth
 from blueprints._guard import refuse_cross_site
@@ -59,8 +61,8 @@ def create_app(config: Config | None = None) -> Flask:
     errors.register(app)
     app.before_request(refuse_cross_site)  # before the rate limit, auth and lockout
     init_auth(app)
-    for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, search.bp, thumbnails.bp, events.bp,
-                      downloads.bp, openapi.bp, pages.bp):
+    for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, info.bp, search.bp, timeline.bp,
+                      thumbnails.bp, events.bp, downloads.bp, openapi.bp, pages.bp):
         app.register_blueprint(blueprint)
     return app
 

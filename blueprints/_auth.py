@@ -94,6 +94,12 @@ def caller() -> Caller:
     return g.caller
 
 
+def is_admin() -> bool:
+    """Whether this request carries a valid admin token (Bearer header or the admin cookie); on reads that
+    show the admin more (a photo's location), not a gate: X-Admin-Secret is not tried here."""
+    return _admin_caller().role == access.ROLE_ADMIN
+
+
 def lockout() -> Lockout:
     """The lockout on the limiter's storage: shared by every worker and node when it is Redis."""
     return Lockout(current_app.extensions["photonix_limiter"].storage)

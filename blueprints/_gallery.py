@@ -91,7 +91,7 @@ def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
 
 def media_json(media: Any) -> dict[str, Any]:  # a row of browse.MEDIA_COLUMNS
     return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
-            "width": media.width, "height": media.height,
+            "width": media.width, "height": media.height, "takenAt": media.taken_at, "duration": media.duration,
             "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",
             "thumbnailUrl": thumbnail_url(media.path, media.mtime)}
 

@@ -1,4 +1,4 @@
-"""/api/search: albums and media by name, paginated like browse."""
+"""/api/search: albums and media by name, with filters (year:, camera:, …), paginated like browse."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from blueprints._auth import optional_viewer
 from blueprints._gallery import page_json
-from services.gallery import browse
+from services.gallery import browse, query
 
 bp = Blueprint("search", __name__, url_prefix="/api/search")
 
@@ -15,5 +15,15 @@ bp = Blueprint("search", __name__, url_prefix="/api/search")
 @optional_viewer
 def get_search():
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
-    query = request.args.get("q", "")
-    return jsonify(q=query, **page_json(browse.search(query, page, limit)))
+    raw = request.args.get("q", "")
+    parsed, result = browse.search(raw, page, limit)
+    return jsonify(q=raw, text=parsed.text, filters=[{"name": n, "value": v} for n, v in parsed.filters],
+                   **page_json(result))
+
+
+@bp.get("/filters")
+@optional_viewer
+def get_filters():
+    """The filters the search box understands, and the values that exist (for suggestions)."""
+    return jsonify(filters=[{"name": name, "example": example} for name, example in query.FILTERS.items()],
+                   **query.suggestions())

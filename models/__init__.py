@@ -102,6 +102,18 @@ class Media(BaseModel):
         indexes = ((("folder_hash", "sort_key"), False), (("folder_hash", "mtime"), False))
 
 
+class FolderMonth(BaseModel):
+    """How many photos and videos were taken in one month anywhere below a folder (the timeline's months),
+    kept by the index with the folder's other aggregates."""
+
+    folder_hash = peewee.CharField(max_length=40)
+    month = peewee.IntegerField()  # year * 100 + month of the local wall-clock date taken
+    count = peewee.IntegerField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("folder_hash", "month")
+
+
 class View(BaseModel):
     """Who opened which album when: a token subject or an anonymous visitor id."""
 
@@ -190,5 +202,5 @@ class DownloadLog(BaseModel):
     created_at = peewee.DoubleField()
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, View, Feed, FeedEntry, Download,
-                                           DownloadLog, RevokedSession)
+ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, FolderMonth, View, Feed, FeedEntry,
+                                           Download, DownloadLog, RevokedSession)

@@ -1,4 +1,5 @@
-"""Runtime settings kept in the `setting` table: gallery password, public access, auth epoch, title.
+"""Runtime settings kept in the `setting` table: gallery password, public access, auth epoch, title, and
+whether visitors see where photos were taken.
 
 `auth_state()` is read on every request that needs it (one query), so a password change on one
 node revokes tokens on every node at once. `change_settings()` validates an owner's change, bumps
@@ -24,12 +25,14 @@ ALLOW_PUBLIC_ACCESS = "ALLOW_PUBLIC_ACCESS"
 AUTH_EPOCH = "AUTH_EPOCH"
 SYSTEM_ID = "SYSTEM_ID"
 SITE_TITLE = "SITE_TITLE"
+SHOW_LOCATION = "SHOW_LOCATION"  # "1": visitors see where photos were taken (GPS); the admin always does
 LOGOUTS = "LOGOUTS"  # a fresh random value at each logout: services/auth/sessions.py reloads its set then
 DEFAULT_SITE_TITLE = "Photonix"
-_AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE, LOGOUTS)
+_AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE, LOGOUTS,
+              SHOW_LOCATION)
 MAX_SITE_TITLE_CHARS = 80
 # What an owner may change, by the name the API uses.
-CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle")
+CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle", "showLocation")
 AUTH_CHANGES = ("password", "passwordEnabled", "publicAccess")
 
 
@@ -42,6 +45,7 @@ class AuthState:
     system_id: str
     site_title: str
     logouts: str = ""  # changes at every logout (services/auth/sessions.py)
+    show_location: bool = False
 
     @property
     def anonymous_reads(self) -> bool:
@@ -60,6 +64,7 @@ def auth_state() -> AuthState:
         system_id=system_id,
         site_title=values.get(SITE_TITLE) or DEFAULT_SITE_TITLE,
         logouts=values.get(LOGOUTS) or "",
+        show_location=values.get(SHOW_LOCATION) == "1",
     )
 
 
@@ -73,6 +78,7 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     state = auth_state()
     enable = _boolean(changes, "passwordEnabled")
     public = _boolean(changes, "publicAccess")
+    location = _boolean(changes, "showLocation")
     title = _site_title(changes.get("siteTitle")) if "siteTitle" in changes else None
     if "newPassword" not in changes and enable and not state.password_hash:
         raise ValidationFailed("newPassword", "Set a password (newPassword) to turn password protection on.")
@@ -87,6 +93,9 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     if public is not None and public != state.public_access:
         writes[ALLOW_PUBLIC_ACCESS] = "1" if public else "0"
         changed.append("publicAccess")
+    if location is not None and location != state.show_location:
+        writes[SHOW_LOCATION] = "1" if location else "0"
+        changed.append("showLocation")
     if title is not None and title != state.site_title:
         writes[SITE_TITLE] = title
         changed.append("siteTitle")
@@ -136,8 +145,9 @@ def _check_names(changes: Mapping[str, object]) -> None:
 
 
 def _boolean(changes: Mapping[str, object], name: str) -> bool | None:
+    """The named boolean when sent (true or false only: null is refused too), None when it was not sent."""
     value = changes.get(name)
-    if value is not None and not isinstance(value, bool):
+    if name in changes and not isinstance(value, bool):
         raise ValidationFailed(name, f"{name} must be true or false.")
     return value
 

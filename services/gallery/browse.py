@@ -17,9 +17,10 @@ from peewee import JOIN, fn
 from errors import ValidationFailed
 from models import Folder, Media, View, database
 from services.database import is_postgres
-from services.gallery.keys import fold, parent_of, path_hash
+from services.gallery import query
+from services.gallery.keys import parent_of, path_hash
 
-SORTS = ("smart", "name_asc", "name_desc", "mtime_asc", "mtime_desc", "viewed_desc")
+SORTS = ("smart", "name_asc", "name_desc", "mtime_asc", "mtime_desc", "taken_desc", "taken_asc", "viewed_desc")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_QUERY_CHARS = 200
@@ -30,7 +31,8 @@ MAX_VIEWS_PER_VIEWER = MAX_VIEWS_LISTED  # rows kept per viewer: more could neve
 # Rows are namedtuples with these columns (model instances cost ~7 ms more per page of 200).
 ALBUM_COLUMNS = (Folder.name, Folder.path, Folder.mtime, Folder.item_count, Folder.cover_path, Folder.cover_mtime,
                  Folder.cover_width, Folder.cover_height)
-MEDIA_COLUMNS = (Media.kind, Media.name, Media.path, Media.mtime, Media.size, Media.width, Media.height)
+MEDIA_COLUMNS = (Media.kind, Media.name, Media.path, Media.mtime, Media.size, Media.width, Media.height,
+                 Media.taken_at, Media.duration)
 
 
 @dataclass(frozen=True)
@@ -57,19 +59,24 @@ def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int) -
     key = path_hash(rel)
     albums = _albums_ordered(Folder.parent_hash == key, viewer, sort)
     media = Media.select(*MEDIA_COLUMNS).where(Media.folder_hash == key).order_by(*_media_order(sort))
-    return _combine(albums, media, page, limit)
+    return page_of(albums, media, page, limit)
 
 
-def search(query: str, page: int, limit: int) -> Page:
-    """Albums, then photos and videos, whose name (or, for media, whose album's name) contains `query`."""
-    text = fold(query.strip())
-    if not text or len(text) > MAX_QUERY_CHARS:
-        raise ValidationFailed("q", f"Search for 1 to {MAX_QUERY_CHARS} characters.")
-    albums = (Folder.select(*ALBUM_COLUMNS).where(_contains(Folder.name_folded, text))
-              .order_by(_natural(Folder), Folder.path))
-    matches = _contains(Media.name_folded, text) | _contains(Media.folder_folded, text)
-    media = Media.select(*MEDIA_COLUMNS).where(matches).order_by(_natural(Media), Media.path)
-    return _combine(albums, media, page, limit)
+def search(raw: str, page: int, limit: int) -> tuple[query.Query, Page]:
+    """Albums, then photos and videos, whose name (or, for media, whose album's name) contains the query's
+    text. With filters (services/gallery/query.py), only the media they all match, newest taken first."""
+    parsed = query.parse(raw.strip(), MAX_QUERY_CHARS)
+    text = parsed.text
+    named = query.contains(Media.name_folded, text) | query.contains(Media.folder_folded, text)
+    if parsed.filters:
+        condition = query.media_condition(parsed.filters)
+        media = (Media.select(*MEDIA_COLUMNS).where(condition & named if text else condition)
+                 .order_by(Media.taken_key.desc(), natural(Media), Media.path))
+        return parsed, page_of(None, media, page, limit)
+    albums = (Folder.select(*ALBUM_COLUMNS).where(query.contains(Folder.name_folded, text))
+              .order_by(natural(Folder), Folder.path))
+    media = Media.select(*MEDIA_COLUMNS).where(named).order_by(natural(Media), Media.path)
+    return parsed, page_of(albums, media, page, limit)
 
 
 def record_view(viewer: str, rel: str) -> None:
@@ -115,27 +122,32 @@ def _albums_ordered(condition, viewer: str | None, sort: str):
         View, JOIN.LEFT_OUTER, on=((View.path_hash == Folder.path_hash) & (View.viewer == (viewer or ""))))
     viewed_first = fn.COALESCE(View.viewed_at, -1).desc()
     order = {
-        "name_asc": (_natural(Folder), Folder.path),
-        "name_desc": (_natural(Folder).desc(), Folder.path.desc()),
-        "mtime_asc": (newest, _natural(Folder)),
-        "mtime_desc": (newest.desc(), _natural(Folder)),
-        "smart": (viewed_first, newest.desc(), _natural(Folder)),
-        "viewed_desc": (viewed_first, _natural(Folder)),
+        "name_asc": (natural(Folder), Folder.path),
+        "name_desc": (natural(Folder).desc(), Folder.path.desc()),
+        "mtime_asc": (newest, natural(Folder)),
+        "mtime_desc": (newest.desc(), natural(Folder)),
+        "taken_asc": (newest, natural(Folder)),
+        "taken_desc": (newest.desc(), natural(Folder)),
+        "smart": (viewed_first, newest.desc(), natural(Folder)),
+        "viewed_desc": (viewed_first, natural(Folder)),
     }[sort]
     return query.where(condition).order_by(*order)
 
 
 def _media_order(sort: str) -> tuple:
     return {
-        "name_asc": (_natural(Media), Media.path),
-        "name_desc": (_natural(Media).desc(), Media.path.desc()),
-        "mtime_asc": (Media.mtime, _natural(Media)),
-    }.get(sort, (Media.mtime.desc(), _natural(Media)))
+        "name_asc": (natural(Media), Media.path),
+        "name_desc": (natural(Media).desc(), Media.path.desc()),
+        "mtime_asc": (Media.mtime, natural(Media)),
+        "mtime_desc": (Media.mtime.desc(), natural(Media)),
+        "taken_asc": (Media.taken_key, natural(Media)),
+    }.get(sort, (Media.taken_key.desc(), natural(Media)))  # smart, taken_desc, viewed_desc: newest taken first
 
 
-def _combine(albums, media, page: int, limit: int) -> Page:
+def page_of(albums, media, page: int, limit: int) -> Page:
+    """Page `page` of the albums query's rows followed by the media query's (albums None: media only)."""
     with database.atomic():  # one snapshot for the counts and the rows
-        album_total, media_total = albums.count(), media.count()
+        album_total, media_total = albums.count() if albums is not None else 0, media.count()
         start = (page - 1) * limit
         album_rows = list(albums.offset(start).limit(limit).namedtuples()) if start < album_total else []
         media_start = max(0, start - album_total)
@@ -145,14 +157,9 @@ def _combine(albums, media, page: int, limit: int) -> Page:
     return Page(album_rows, media_rows, page, limit, album_total + media_total)
 
 
-def _natural(model):
+def natural(model):
     """sort_key compared byte by byte (PostgreSQL's locale collation would ignore punctuation)."""
     return model.sort_key.collate('"C"') if is_postgres() else model.sort_key
-
-
-def _contains(column, text: str):
-    position = fn.STRPOS(column, text) if is_postgres() else fn.INSTR(column, text)
-    return position > 0
 
 
 def _integer(value: Any, field: str, default: int, lo: int, hi: int) -> int:

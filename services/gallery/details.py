@@ -5,7 +5,7 @@ No Flask, no database access.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from models import Media
 from services.gallery.metadata import PhotoMeta
@@ -16,7 +16,7 @@ META_VERSION = 1
 DETAIL_FIELDS = (Media.taken_at, Media.taken_from, Media.taken_key, Media.camera_make, Media.camera_model,
                  Media.lens, Media.focal_length, Media.f_number, Media.exposure_time, Media.iso, Media.gps_lat,
                  Media.gps_lon, Media.gps_alt, Media.duration, Media.codec, Media.meta_version)
-_EPOCH = datetime(1970, 1, 1)
+EPOCH = datetime(1970, 1, 1)
 
 
 def photo_values(meta: PhotoMeta, mtime: float) -> tuple:
@@ -35,7 +35,17 @@ def video_values(meta: VideoMeta, mtime: float) -> tuple:
 def taken_key(taken_at: str) -> float:
     """The local wall-clock time of an ISO 8601 date as seconds since 1970, its offset ignored: photos sort and
     group by the time their camera showed (a holiday's evening stays that evening wherever it was)."""
-    return (datetime.fromisoformat(taken_at).replace(tzinfo=None) - _EPOCH).total_seconds()
+    return (datetime.fromisoformat(taken_at).replace(tzinfo=None) - EPOCH).total_seconds()
+
+
+def day_key(day: date) -> float:
+    """The taken_key of the first moment of `day`."""
+    return (datetime(day.year, day.month, day.day) - EPOCH).total_seconds()
+
+
+def year_of(key: float) -> int:
+    """The year of a taken_key."""
+    return (EPOCH + timedelta(seconds=key)).year
 
 
 def _taken(taken_at: str | None, source: str, mtime: float) -> tuple[str, str, float]:

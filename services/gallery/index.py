@@ -24,7 +24,7 @@ from models import Folder, Media, View, database
 from services import jobs, settings
 from services.cpu import run_cpu
 from services.database import insert_ignoring_conflicts, write_transaction
-from services.gallery import details, scanner, videometa
+from services.gallery import details, scanner, timeline, videometa
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
 
@@ -102,13 +102,16 @@ class Indexer:
         _save_state({"running": True, "startedAt": started_at})
         # The walk cannot know the total in advance: the last scan's count is the estimate (None at first).
         stats, queue = ScanStats(expected=Media.select().count() or None), [""]
+        rebuild_months = timeline.months_outdated()  # a database from before the timeline: every folder's months
         while queue and keep_going():
             rel = queue.pop()
             queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)
             if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 last_progress = time.monotonic()
                 self.publish("index-progress", stats.as_event())
-        self._update_aggregates(stats.changed_folders)
+        self._update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
+        if rebuild_months and not queue:
+            timeline.mark_months_current()
         done = stats.as_event(time.monotonic() - started, finished=not queue)
         log.info("index scan: %s", done)
         _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(), "complete": not queue,
@@ -283,8 +286,10 @@ def _remove_tree(rel: str) -> bool:
     prefix = rel + "/"
     below = fn.SUBSTR(Folder.path, 1, len(prefix)) == prefix
     media_below = fn.SUBSTR(Media.path, 1, len(prefix)) == prefix
+    folders = (Folder.path_hash == path_hash(rel)) | below
     with database.atomic():
-        removed = Folder.delete().where((Folder.path_hash == path_hash(rel)) | below).execute()
+        timeline.forget_months(folders)
+        removed = Folder.delete().where(folders).execute()
         removed += Media.delete().where(media_below).execute()
     return removed > 0
 
@@ -306,3 +311,4 @@ def _aggregate(rel: str) -> None:
     Folder.update(item_count=media_count + child_count, cover_path=cover[0], cover_mtime=cover[1],
                   cover_width=cover[2], cover_height=cover[3]).where(
         Folder.path_hash == key).execute()
+    timeline.aggregate_months(rel)

@@ -3,6 +3,7 @@
 import os
 import shutil
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -62,6 +63,8 @@ def test_album_page_shape_natural_order_and_sorts(scanned):
     photo = body["items"][2]
     assert photo == {"type": "photo", "name": "img1.jpg", "path": "trip/img1.jpg", "mtime": pytest.approx(NOW - 100),
                      "size": photo["size"], "width": 640, "height": 480, "originalUrl": "/api/file/trip/img1.jpg",
+                     "takenAt": datetime.fromtimestamp(NOW - 100, UTC).astimezone().isoformat(timespec="seconds"),
+                     "duration": None,
                      "thumbnailUrl": f"/api/thumbnail?path=trip%2Fimg1.jpg&v={int((NOW - 100) * 1000)}"}
     assert names(scanned.get("/api/browse/trip?sort=name_desc")) == [
         "day 2", "img10.jpg", "IMG3.png", "img2.jpg", "img1.jpg", "disguised.jpg"]

@@ -1,0 +1,148 @@
+"""The search box's language: free text combined with filters such as `year:2024 camera:canon beach`.
+
+parse() splits a query into its text and filters (400 naming an unknown filter or a bad value);
+media_condition() turns the filters into one database condition on Media. No Flask.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from peewee import fn
+
+from errors import ValidationFailed
+from models import FolderMonth, Media
+from services.database import is_postgres
+from services.gallery.details import day_key
+from services.gallery.keys import fold, path_hash
+
+# name → an example, in the order the help lists them
+FILTERS = {"year": "year:2024", "month": "month:2024-07", "before": "before:2024-07-01",
+           "after": "after:2024-07-01", "camera": "camera:canon", "lens": "lens:50mm", "type": "type:video",
+           "album": "album:trip"}
+TYPES = ("photo", "video")
+MAX_FILTERS = 16
+# A word, with "quoted parts" kept whole (so camera:"eos r5" is one word).
+_WORD = re.compile(r'(?:[^\s"]+|"[^"]*"?)+')
+_FILTER = re.compile(r"([A-Za-z]+):(.*)", re.S)
+_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # folded free text ("" when the query is filters only)
+    filters: tuple[tuple[str, str], ...]  # (name, value) in the order given
+
+
+def parse(raw: str, max_text: int) -> Query:
+    """Split `raw` into free text and filters. Text in quotes is text even with a colon ("12:30" too: only
+    letters before a colon make a filter)."""
+    text, filters = [], []
+    for word in _WORD.findall(raw):
+        found = _FILTER.fullmatch(word) if not word.startswith('"') else None
+        if found is None:
+            text.append(word.replace('"', ""))
+            continue
+        name, value = found.group(1).lower(), found.group(2).replace('"', "").strip()
+        _check(name, value)
+        filters.append((name, value))
+    if len(filters) > MAX_FILTERS:
+        raise ValidationFailed("q", f"Use at most {MAX_FILTERS} filters.")
+    query = Query(fold(" ".join(t for t in text if t)), tuple(filters))
+    if not query.filters and not query.text or len(query.text) > max_text:
+        raise ValidationFailed("q", f"Search for 1 to {max_text} characters, or use filters ({help_text()}).")
+    return query
+
+
+def help_text() -> str:
+    return ", ".join(FILTERS.values())
+
+
+def media_condition(filters: tuple[tuple[str, str], ...]):
+    """One condition on Media for all the filters (they all must hold); None when there are none."""
+    condition = None
+    for name, value in filters:
+        part = _condition(name, value)
+        condition = part if condition is None else condition & part
+    return condition
+
+
+def suggestions(limit: int = 100) -> dict[str, list]:
+    """What the filters can take in this library: years with media (newest first), and the cameras and lenses
+    of the most photos first (at most `limit` each)."""
+    root = path_hash("")
+    years = sorted({month // 100 for (month,) in FolderMonth.select(FolderMonth.month)
+                    .where(FolderMonth.folder_hash == root).tuples()}, reverse=True)
+    count = fn.COUNT(Media.id)
+    cameras = (Media.select(Media.camera_make, Media.camera_model, count)
+               .where(Media.camera_make.is_null(False) | Media.camera_model.is_null(False))
+               .group_by(Media.camera_make, Media.camera_model).order_by(count.desc()).limit(limit).tuples())
+    lenses = (Media.select(Media.lens, count).where(Media.lens.is_null(False)).group_by(Media.lens)
+              .order_by(count.desc(), Media.lens).limit(limit).tuples())
+    names = list(dict.fromkeys(camera_name(make, model) for make, model, _ in cameras))
+    return {"years": years, "cameras": names, "lenses": [lens for lens, _ in lenses], "types": list(TYPES)}
+
+
+def camera_name(make: str | None, model: str | None) -> str:
+    """How people name a camera: "Canon EOS R5", not "Canon Canon EOS R5" (many models repeat the make)."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if not make or not model:
+        return make or model
+    return model if model.split()[0].lower() == make.split()[0].lower() else f"{make} {model}"
+
+
+def contains(column, text: str):
+    """`column` contains `text` (both compared as given)."""
+    position = fn.STRPOS(column, text) if is_postgres() else fn.INSTR(column, text)
+    return position > 0
+
+
+def _check(name: str, value: str) -> None:
+    if name not in FILTERS:
+        raise ValidationFailed("q", f"Unknown filter {name}: — filters are {', '.join(FILTERS)} "
+                                    f"(put text with a colon in quotes to search for it).")
+    if not value:
+        raise ValidationFailed("q", f"The filter {name}: needs a value, e.g. {FILTERS[name]}.")
+    _condition(name, value)  # raises on a bad value
+
+
+def _condition(name: str, value: str):
+    if name in ("year", "month", "before", "after"):
+        start, end = _period(name, value)
+        if name == "before":
+            return Media.taken_key < start
+        if name == "after":
+            return Media.taken_key >= start
+        return (Media.taken_key >= start) & (Media.taken_key < end)
+    if name == "type":
+        if value.lower() not in TYPES:
+            raise ValidationFailed("q", f"type: is photo or video, not {value[:40]!r}.")
+        return Media.kind == value.lower()
+    text = fold(value)
+    if name == "camera":
+        both = fn.COALESCE(Media.camera_make, "").concat(" ").concat(fn.COALESCE(Media.camera_model, ""))
+        return contains(fn.LOWER(both), text)
+    if name == "lens":
+        return contains(fn.LOWER(fn.COALESCE(Media.lens, "")), text)
+    return contains(Media.folder_folded, text)  # album
+
+
+def _period(name: str, value: str) -> tuple[float, float]:
+    """(first moment, first moment after) of the year, month or day `value` names, as Media.taken_key."""
+    shapes = {"year": "2024", "month": "2024-07"}
+    found = _PERIOD.fullmatch(value)
+    wanted = {"year": (True, False, False), "month": (True, True, False)}.get(name)
+    parts = found.groups() if found else None
+    if parts is None or (wanted is not None and tuple(p is not None for p in parts) != wanted):
+        example = shapes.get(name, "2024, 2024-07 or 2024-07-01")
+        raise ValidationFailed("q", f"{name}: takes a date like {example}, not {value[:40]!r}.")
+    year, month, day = int(parts[0]), int(parts[1] or 1), int(parts[2] or 1)
+    try:
+        first = date(year, month, day)
+        after = (date(year + 1, 1, 1) if parts[1] is None else
+                 date(year + month // 12, month % 12 + 1, 1) if parts[2] is None else first + timedelta(days=1))
+    except ValueError:
+        raise ValidationFailed("q", f"{name}: {value[:40]!r} is not a real date.") from None
+    return day_key(first), day_key(after)
