@@ -7,11 +7,14 @@ the log. Pillow still raises DecompressionBombError above twice its limit.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from typing import IO
 
 from PIL import Image
+
+HEIC_SUFFIXES = (".heic", ".heif")  # read through pillow-heif when it is installed
 
 
 def open_header(fp: str | bytes | IO[bytes], formats: tuple[str, ...] | None = None) -> Image.Image:
@@ -30,3 +33,15 @@ def load_plugins() -> None:
     """
     Image.init()
     Image.new("RGB", (1, 1)).save(io.BytesIO(), "WEBP")
+    heic_supported()
+
+
+@functools.cache
+def heic_supported() -> bool:
+    """Whether HEIC/HEIF photos can be read (the optional pillow-heif package), its opener registered."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import io
 import logging
@@ -45,7 +44,6 @@ QUALITY_LARGEST = 65
 # same size; a thumbnail is made once and shown small, so the slower search buys nothing visible.
 WEBP_METHOD = 2
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG also opens MPO; nothing else (no EPS)
-HEIC_SUFFIXES = (".heic", ".heif")
 HEIC_MISSING = "HEIC support not installed"
 VIDEO_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
 ORIENTATION_TAG = 0x0112
@@ -164,7 +162,7 @@ class Thumbnailer:
             return done
         if source.kind == "video" and self._ffmpeg is None:
             return Result("placeholder", None, key)
-        if source.path.suffix.lower() in HEIC_SUFFIXES and not _heic_supported():
+        if source.path.suffix.lower() in images.HEIC_SUFFIXES and not images.heic_supported():
             # No marker: installing pillow-heif must make these work without touching the files.
             return Result("failed", None, key, HEIC_MISSING)
         return None
@@ -217,7 +215,7 @@ class Thumbnailer:
         else:
             # One trip to the pool for the lock, the check and the image: each trip is a hand-off through the
             # hub, and while it is under way that pool thread makes nothing.
-            formats = PHOTO_FORMATS + (("HEIF",) if _heic_supported() else ())
+            formats = PHOTO_FORMATS + (("HEIF",) if images.heic_supported() else ())
             done, reason = self._decode(_make_locked, key, files, source.path, self._width, self._max_pixels,
                                         self._budget.total, formats)
         if done is not None:
@@ -294,16 +292,6 @@ def _finished(key: str, files: _Files) -> Result | None:
     except FileNotFoundError:
         return None
     return Result("failed", None, key, reason)
-
-
-@functools.cache
-def _heic_supported() -> bool:
-    try:
-        import pillow_heif
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
 
 
 def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, max_bytes: int,

@@ -69,6 +69,8 @@ def probe(path: Path, kind: str) -> Probe:
     if kind == "video":
         return Probe(_VIDEO_MIMES.get(path.suffix.lower(), "application/octet-stream"))
     fallback = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix.lower() in images.HEIC_SUFFIXES:
+        images.heic_supported()  # registers pillow-heif's opener when it is installed (the app did so already)
     try:
         with images.open_header(path) as image:
             width, height = image.size
