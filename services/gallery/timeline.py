@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from peewee import SQL, fn
+from peewee import EXCLUDED, SQL, fn
 
 from models import Folder, FolderMonth, Media
 from services import settings
@@ -95,9 +95,11 @@ def aggregate_months(rel: str) -> None:
     for month, count in itertools.chain(own, children):
         counts[int(month)] = counts.get(int(month), 0) + int(count)
     FolderMonth.delete().where(FolderMonth.folder_hash == key).execute()
-    if counts:
-        FolderMonth.insert_many([(key, month, count) for month, count in counts.items()],
-                                fields=(FolderMonth.folder_hash, FolderMonth.month, FolderMonth.count)).execute()
+    if counts:  # an upsert: on PostgreSQL a browse's refresh may write the same folder at the same moment
+        (FolderMonth.insert_many([(key, month, count) for month, count in counts.items()],
+                                 fields=(FolderMonth.folder_hash, FolderMonth.month, FolderMonth.count))
+         .on_conflict(conflict_target=[FolderMonth.folder_hash, FolderMonth.month],
+                      update={FolderMonth.count: EXCLUDED.count}).execute())
 
 
 def forget_months(folder_condition) -> None:

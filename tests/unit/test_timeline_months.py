@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections import Counter
 from datetime import timedelta
 
-from models import Folder, FolderMonth, Media, Setting
+from models import Folder, FolderMonth, Media, Setting, database
+from services.database import write_transaction
 from services.gallery import details, timeline
 from services.gallery.index import Indexer
 from services.gallery.keys import path_hash
 from tests.support import exif, images
+from tests.support.waiting import until
 
 MTIME = 1_500_000_000.0  # 2017-07-14 in every time zone but the far east (where it is the 15th, same month)
 
@@ -92,3 +95,38 @@ def test_an_empty_gallery_has_no_months(db, photos_dir):
     Indexer(photos_dir).scan()
     assert timeline.months("") == []
     assert FolderMonth.select().where(FolderMonth.folder_hash == path_hash("")).count() == 0
+
+
+def test_two_processes_writing_one_folders_months_at_once_do_not_collide(db, photos_dir, db_kind):
+    """A browse's refresh and the scan may aggregate the same folder together. On PostgreSQL the second one's
+    DELETE waits for the first's rows, then does not see the rows the first inserted: a plain INSERT failed
+    on the primary key. (SQLite's BEGIN IMMEDIATE runs them one after the other.)"""
+    library(photos_dir)
+    Indexer(photos_dir).scan()
+    errors: list[BaseException] = []
+
+    def second_writer():
+        try:
+            with write_transaction():
+                timeline.aggregate_months("2023")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            database.close()
+
+    with write_transaction():
+        timeline.aggregate_months("2023")  # holds its rows (PostgreSQL) or the write lock (SQLite) until commit
+        second = threading.Thread(target=second_writer)
+        second.start()
+        if db_kind == "postgres":
+            until(lambda: _waiting_for_a_lock() >= 1, "the second writer waiting for the first one's rows")
+    second.join(30)
+    assert not second.is_alive() and errors == []
+    assert stored_months() == expected_months()
+
+
+def _waiting_for_a_lock() -> int:
+    # pg_stat_activity is read once per transaction unless its snapshot is cleared
+    database.execute_sql("SELECT pg_stat_clear_snapshot()")
+    return database.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                "AND datname = current_database()").fetchone()[0]
