@@ -4,20 +4,26 @@
 import { api, AUTH_CODES, adminToken, clearAdminToken, session } from "./api.js";
 import { encodePath } from "./dom.js";
 import { LiveEvents } from "./events.js";
-import { detectLanguage, language, setLanguage, t } from "./i18n.js";
+import { addStrings, detectLanguage, language, setLanguage, t } from "./i18n.js";
 import { lightbox } from "./lightbox.js";
+import { wireSearchBox } from "./views/search-filters.js";
 
 // Views load when first visited: [hash route, module, exported mount function, params from the match].
 const GALLERY = "./views/gallery.js";
+const TIMELINE = "./views/timeline.js";
 const ROUTES = [
   [/^\/?$/, GALLERY, "mountAlbum", () => ({ path: "" })],
   [/^\/browse\/(.*)$/, GALLERY, "mountAlbum", (m) => ({ path: decodePath(m[1]) })],
+  [/^\/timeline\/?$/, TIMELINE, "mount", () => ({ path: "" })],
+  [/^\/timeline\/(.+)$/, TIMELINE, "mount", (m) => ({ path: decodePath(m[1]) })],
   [/^\/search\/(.*)$/, GALLERY, "mountSearch", (m) => ({ text: decodeURIComponent(m[1]) })],
   [/^\/login$/, "./views/login.js", "mount", () => ({})],
   [/^\/settings$/, "./views/settings.js", "mount", () => ({})],
   [/^\/downloads$/, "./views/downloads.js", "mount", () => ({})],
 ];
 const OPEN_ROUTES = ["/login", "/settings", "/downloads"];  // reachable without a gallery login
+
+addStrings({ en: { "nav.timeline": "Timeline" }, "zh-CN": { "nav.timeline": "时间线" } });
 
 const app = {
   status: null,
@@ -34,6 +40,7 @@ const app = {
     else location.hash = hash;
   },
   albumHash: (path) => (path ? `#/browse/${encodePath(path)}` : "#/"),
+  timelineHash: (path) => (path ? `#/timeline/${encodePath(path)}` : "#/timeline"),
   readable() {
     const s = this.status;
     return !!s && (s.authenticated || !s.passwordEnabled || s.publicAccess);
@@ -68,6 +75,9 @@ const app = {
     document.getElementById("nav-logout").hidden = !(s.passwordEnabled && s.authenticated && s.role === "viewer");
     document.getElementById("nav-login").hidden = !(s.passwordEnabled && !s.authenticated && this.route !== "/login");
     document.getElementById("nav-downloads").hidden = !adminToken();
+    const timeline = document.getElementById("nav-timeline");
+    if (this.route.startsWith("/timeline")) timeline.setAttribute("aria-current", "page");
+    else timeline.removeAttribute("aria-current");
   },
   renders: 0,
   async render() {
@@ -138,6 +148,7 @@ function wireChrome() {
     setLanguage(select.value, { save: true });
     app.render();
   });
+  wireSearchBox(app);
   document.getElementById("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = document.getElementById("search-input");

@@ -2,9 +2,12 @@
 // Esc, pinch/double-tap/double-click zoom with drag, neighbours preloaded, the original downloadable.
 //
 //   lightbox.open(items, index, { loadMore: async () => items })   // loadMore: fetch the next page
+//
+// The details panel (I key, or its button) stays open from one photo to the next and re-reads each.
 
 import { h } from "./dom.js";
 import { addStrings, t } from "./i18n.js";
+import { InfoPanel } from "./views/info-panel.js";
 
 const SWIPE_PX = 50;
 const MAX_ZOOM = 5;
@@ -12,9 +15,11 @@ const DOUBLE_TAP_MS = 300;
 
 addStrings({
   en: { "lightbox.prev": "Previous (←)", "lightbox.next": "Next (→)", "lightbox.close": "Close (Esc)",
-    "lightbox.download": "Download original", "lightbox.fullscreen": "Fullscreen (F)", "lightbox.position": "{n} / {total}" },
+    "lightbox.download": "Download original", "lightbox.fullscreen": "Fullscreen (F)", "lightbox.position": "{n} / {total}",
+    "lightbox.info": "Details (I)" },
   "zh-CN": { "lightbox.prev": "上一张 (←)", "lightbox.next": "下一张 (→)", "lightbox.close": "关闭 (Esc)",
-    "lightbox.download": "下载原图", "lightbox.fullscreen": "全屏 (F)", "lightbox.position": "{n} / {total}" },
+    "lightbox.download": "下载原图", "lightbox.fullscreen": "全屏 (F)", "lightbox.position": "{n} / {total}",
+    "lightbox.info": "详细信息 (I)" },
 });
 
 class Lightbox {
@@ -25,6 +30,7 @@ class Lightbox {
     this.pointers = new Map();
     this.gesture = null;
     this.lastTap = 0;
+    this.infoOpen = false;
   }
 
   get root() {
@@ -46,6 +52,7 @@ class Lightbox {
   close() {
     if (!this.isOpen()) return;
     this.root.querySelector("video")?.pause();
+    this.info?.hide();
     this.root.hidden = true;
     this.root.replaceChildren();
     document.body.style.overflow = "";
@@ -59,11 +66,15 @@ class Lightbox {
     this.stage = h("div", { class: "lightbox-stage" });
     const button = (cls, label, action, text) => h("button", { class: `button ${cls}`, type: "button", title: label,
       "aria-label": label, onclick: action }, text);
+    this.info = new InfoPanel();
+    this.infoButton = button("info-toggle", t("lightbox.info"), () => this.toggleInfo(), "i");
+    this.infoButton.id = "lightbox-info";
+    this.infoButton.setAttribute("aria-controls", this.info.element.id);
     this.root.replaceChildren(
-      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.download,
+      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.infoButton, this.download,
         button("", t("lightbox.fullscreen"), () => this.fullscreen(), "⛶"),
         button("", t("lightbox.close"), () => this.close(), "✕")),
-      this.stage,
+      h("div", { class: "lightbox-body" }, this.stage, this.info.element),
     );
     this.stage.append(button("nav prev", t("lightbox.prev"), () => this.step(-1), "‹"),
       button("nav next", t("lightbox.next"), () => this.step(1), "›"));
@@ -91,7 +102,19 @@ class Lightbox {
     this.download.href = item.originalUrl;
     this.download.setAttribute("download", item.name);
     this.root.dataset.path = item.path;
+    this.showInfo();
     this.preload();
+  }
+
+  toggleInfo() {
+    this.infoOpen = !this.infoOpen;
+    this.showInfo();
+  }
+
+  showInfo() {
+    this.infoButton.setAttribute("aria-expanded", String(this.infoOpen));
+    if (this.infoOpen) this.info.show(this.items[this.index]);
+    else this.info.hide();
   }
 
   preload() {
@@ -123,6 +146,7 @@ class Lightbox {
     else if (key === "ArrowLeft") this.step(-1);
     else if (key === "Escape") this.close();
     else if (key === "f" || key === "F") this.fullscreen();
+    else if (key === "i" || key === "I") this.toggleInfo();
     else if (/^[1-9]$/.test(key) && this.items.length >= Number(key)) { this.index = Number(key) - 1; this.show(); }
     else if (key === "h" || key === "H") { this.close(); return false; }  // and let the app go home
     else return false;

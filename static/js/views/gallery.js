@@ -7,9 +7,11 @@ import { addStrings, t } from "../i18n.js";
 import { lightbox } from "../lightbox.js";
 import { ThumbLoader } from "../thumbs.js";
 import { albumCard, mediaCard } from "./cards.js";
+import { memoriesStrip } from "./memories.js";
+import { describeSearchError, filterChips } from "./search-filters.js";
 
 const PAGE_LIMIT = 100;
-const SORTS = ["smart", "name_asc", "name_desc", "mtime_desc", "mtime_asc", "viewed_desc"];
+const SORTS = ["smart", "taken_desc", "taken_asc", "name_asc", "name_desc", "mtime_desc", "mtime_asc", "viewed_desc"];
 const SORT_KEY = "photonix.sort";
 const LAYOUT_KEY = "photonix.layout";
 const REFRESH_MS = 1000;
@@ -20,21 +22,25 @@ addStrings({
     "gallery.home": "Home", "gallery.albums": "Albums", "gallery.photos": "Photos and videos",
     "gallery.recent": "Recently viewed", "gallery.sort": "Sort", "gallery.layout": "Grid / masonry (G)",
     "sort.smart": "Smart", "sort.name_asc": "Name A→Z", "sort.name_desc": "Name Z→A", "sort.mtime_desc": "Newest first",
-    "sort.mtime_asc": "Oldest first", "sort.viewed_desc": "Recently viewed",
+    "sort.mtime_asc": "Oldest first", "sort.viewed_desc": "Recently viewed", "sort.taken_desc": "Date taken, newest",
+    "sort.taken_asc": "Date taken, oldest",
     "gallery.count": "{count} items", "gallery.emptyRoot": "No photos yet. Put photos and folders in the photos folder and they appear here.",
     "gallery.emptyAlbum": "This album is empty.", "gallery.loadingMore": "Loading more…",
     "gallery.newPhotos": "New photos arrived — show them", "search.title": "Search: {query}",
     "search.none": "Nothing matches “{query}”.", "search.results": "{count} results",
+    "gallery.allBelow": "All photos below",
   },
   "zh-CN": {
     "gallery.home": "首页", "gallery.albums": "相册", "gallery.photos": "照片和视频",
     "gallery.recent": "最近浏览", "gallery.sort": "排序", "gallery.layout": "网格 / 瀑布流 (G)",
     "sort.smart": "智能", "sort.name_asc": "名称 A→Z", "sort.name_desc": "名称 Z→A", "sort.mtime_desc": "最新优先",
-    "sort.mtime_asc": "最早优先", "sort.viewed_desc": "最近浏览",
+    "sort.mtime_asc": "最早优先", "sort.viewed_desc": "最近浏览", "sort.taken_desc": "拍摄时间，最新优先",
+    "sort.taken_asc": "拍摄时间，最早优先",
     "gallery.count": "{count} 项", "gallery.emptyRoot": "还没有照片。把照片和文件夹放进照片目录，它们就会出现在这里。",
     "gallery.emptyAlbum": "这个相册是空的。", "gallery.loadingMore": "正在加载更多…",
     "gallery.newPhotos": "有新照片，点击显示", "search.title": "搜索：{query}",
     "search.none": "没有与“{query}”匹配的内容。", "search.results": "{count} 个结果",
+    "gallery.allBelow": "下面的所有照片",
   },
 });
 
@@ -52,9 +58,10 @@ export function mountAlbum(container, { path }, app) {
     empty: () => t(path ? "gallery.emptyAlbum" : "gallery.emptyRoot"),
     onPage: (result) => drawCrumbs(crumbs, result.breadcrumbs, app),
   });
-  const toolbar = h("div", { class: "toolbar" }, crumbs, listing.counter, select, listing.layoutButton());
+  const below = path ? h("a", { class: "button", id: "all-below", href: app.timelineHash(path) }, t("gallery.allBelow")) : null;
+  const toolbar = h("div", { class: "toolbar" }, crumbs, listing.counter, below, select, listing.layoutButton());
   container.append(toolbar);
-  if (!path) container.append(recentlyViewed(app, listing));
+  if (!path) container.append(memoriesStrip(listing.thumbs), recentlyViewed(app, listing));
   container.append(listing.element);
   listing.start();
   if (path) api("api/browse/viewed", { method: "POST", body: { path }, quiet: true }).catch(() => {});
@@ -67,9 +74,17 @@ export function mountSearch(container, { text: query }, app) {
     url: (page) => `api/search?q=${encodeURIComponent(query)}&page=${page}&limit=${PAGE_LIMIT}`,
     empty: () => t("search.none", { query }),
     count: (total) => t("search.results", { count: total }),
+    quiet: true,  // a refused query is explained on the page, in the reader's language
+    onError: (error) => {
+      listing.emptyNote.hidden = false;
+      listing.emptyNote.classList.add("search-error");
+      listing.emptyNote.setAttribute("role", "alert");
+      listing.emptyNote.textContent = describeSearchError(error, query) || t("error.network");
+    },
   });
+  const chips = filterChips(query, (rest) => app.navigate(rest ? `#/search/${encodeURIComponent(rest)}` : "#/"));
   container.append(h("div", { class: "toolbar" }, h("h2", { class: "breadcrumbs" }, t("search.title", { query })),
-    listing.counter, listing.layoutButton()), listing.element);
+    listing.counter, listing.layoutButton()), chips, listing.element);
   listing.start();
   const dispose = listing.dispose.bind(listing);
   listing.dispose = () => { document.getElementById("search-input").value = ""; dispose(); };
@@ -100,8 +115,8 @@ function recentlyViewed(app, listing) {
 
 // Pages of albums and media from one paginated URL, appended as the visitor scrolls.
 class Listing {
-  constructor(app, { url, empty, count, onPage }) {
-    Object.assign(this, { app, url, empty, onPage });
+  constructor(app, { url, empty, count, onPage, quiet = false, onError }) {
+    Object.assign(this, { app, url, empty, onPage, quiet, onError });
     this.countText = count || ((total) => t("gallery.count", { count: total }));
     this.thumbs = new ThumbLoader(app.live, { onAuth: () => app.goLogin() });
     this.media = [];
@@ -137,13 +152,14 @@ class Listing {
     this.loading = true;
     this.more.hidden = this.page === 0;
     try {
-      const result = await api(this.url(this.page + 1));
+      const result = await api(this.url(this.page + 1), { quiet: this.quiet });
       if (this.disposed) return;
       this.page = result.page;
       this.totalPages = result.totalPages;
       this.draw(result);
-    } catch {
-      this.totalPages = this.page;  // stop scrolling into an error; the toast said why
+    } catch (error) {
+      this.totalPages = this.page;  // stop scrolling into an error; the toast (or onError) said why
+      if (!this.disposed) this.onError?.(error);
     } finally {
       this.loading = false;
       this.more.hidden = true;

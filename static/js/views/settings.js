@@ -21,6 +21,7 @@ addStrings({
     "settings.generate": "Generate missing thumbnails", "settings.queued": "Started. Progress shows here.",
     "settings.downloads": "Download center", "settings.lock": "Lock admin", "settings.tooShort": "At least 8 characters.",
     "settings.noPasswordYet": "Set a password first.",
+    "settings.showLocation": "Show where photos were taken (GPS) to visitors; the administrator always sees it",
   },
   "zh-CN": {
     "settings.title": "设置", "settings.access": "访问控制", "settings.passwordEnabled": "查看相册需要密码",
@@ -33,6 +34,7 @@ addStrings({
     "settings.generate": "生成缺少的缩略图", "settings.queued": "已开始，进度显示在这里。",
     "settings.downloads": "下载中心", "settings.lock": "锁定管理", "settings.tooShort": "至少 8 个字符。",
     "settings.noPasswordYet": "请先设置密码。",
+    "settings.showLocation": "向访客显示照片的拍摄地点（GPS）；管理员始终可见",
   },
 });
 
@@ -55,6 +57,7 @@ function accessForm(app) {
   const current = app.settings || {};
   const enabled = h("input", { type: "checkbox", name: "passwordEnabled", checked: current.passwordEnabled });
   const publicAccess = h("input", { type: "checkbox", name: "publicAccess", checked: current.publicAccess });
+  const showLocation = h("input", { type: "checkbox", name: "showLocation", checked: current.showLocation });
   const password = h("input", { type: "password", name: "newPassword", autocomplete: "new-password",
     placeholder: current.hasPassword ? t("settings.newPasswordKeep") : "" });
   const title = h("input", { type: "text", name: "siteTitle", value: current.siteTitle || "", maxlength: 200 });
@@ -65,6 +68,7 @@ function accessForm(app) {
   const form = h("form", { class: "card", id: "settings-form", onsubmit: save }, h("h3", {}, t("settings.access")),
     h("label", { class: "check" }, enabled, t("settings.passwordEnabled")),
     h("label", { class: "check" }, publicAccess, t("settings.publicAccess")),
+    h("label", { class: "check" }, showLocation, t("settings.showLocation")),
     h("label", {}, t("settings.newPassword"), password), h("label", {}, t("settings.siteTitle"), title),
     h("button", { class: "button primary", type: "submit" }, t("common.save")), message);
 
@@ -75,6 +79,7 @@ function accessForm(app) {
     const changes = {};
     if (enabled.checked !== !!app.settings?.passwordEnabled) changes.passwordEnabled = enabled.checked;
     if (publicAccess.checked !== !!app.settings?.publicAccess) changes.publicAccess = publicAccess.checked;
+    if (showLocation.checked !== !!app.settings?.showLocation) changes.showLocation = showLocation.checked;
     if (title.value.trim() !== (app.settings?.siteTitle || "")) changes.siteTitle = title.value.trim();
     if (password.value) changes.newPassword = password.value;
     if (password.value && password.value.length < MIN_PASSWORD) return invalid("newPassword", t("settings.tooShort"));
