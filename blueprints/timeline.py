@@ -13,8 +13,8 @@ from errors import NotFound, ValidationFailed
 from services.gallery import browse, timeline
 
 bp = Blueprint("timeline", __name__)
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 @bp.get("/api/timeline")

@@ -20,7 +20,9 @@ from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, Poo
 
 from errors import DatabaseBusy
 from models import ALL_MODELS, Event, Media, database
+from services.gallery.keys import fold
 
+FOLD_FUNCTION = "photonix_fold"  # SQLite only: services.gallery.keys.fold
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_IDLE_CONNECTIONS = 8  # kept open for the next request; more are closed when given back
 PG_MAX_CONNECTIONS = 32
@@ -42,6 +44,9 @@ ADDED_COLUMNS = (
         ("gps_lat", "DOUBLE PRECISION"), ("gps_lon", "DOUBLE PRECISION"), ("gps_alt", "DOUBLE PRECISION"),
         ("duration", "DOUBLE PRECISION"), ("codec", "TEXT"), ("meta_version", "INTEGER NOT NULL DEFAULT 0"))),
 )
+# Values an older database's rows get for an added column until the next scan reads them again (table, column,
+# SQL expression): browse orders by taken_key, and NULLs would sort first on PostgreSQL but last on SQLite.
+BACKFILLS = (("media", "taken_key", '"mtime"'),)
 # Indexes on added columns (name, table, columns), made after the columns: an older table has none at first.
 ADDED_INDEXES = (("media_folder_hash_taken_key", "media", "folder_hash, taken_key"),
                  ("media_taken_key", "media", "taken_key"))
@@ -113,7 +118,7 @@ def open_database(url: str) -> peewee.Database:
     scheme = url.split("://", 1)[0].lower()
     if scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
-        return ReusedSqliteDatabase(
+        db = ReusedSqliteDatabase(
             path,
             timeout=0,  # CooperativeCursor waits instead, off the hub
             factory=CooperativeConnection,
@@ -125,6 +130,9 @@ def open_database(url: str) -> peewee.Database:
                 "synchronous": "normal",
             },
         )
+        # SQLite's LOWER() lowers ASCII only: search compares camera and lens names folded as Python does.
+        db.register_function(_fold_or_none, FOLD_FUNCTION, 1, deterministic=True)
+        return db
     params = parse(url.replace("+pool", "", 1))
     name = params.pop("database")
     return PooledPostgresqlDatabase(
@@ -134,6 +142,10 @@ def open_database(url: str) -> peewee.Database:
         timeout=PG_POOL_WAIT_S,
         **params,
     )
+
+
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold(text)
 
 
 def bind_database(db: peewee.Database) -> None:
@@ -152,6 +164,9 @@ def init_db() -> None:
             _add_column(model._meta.table_name, column, definition)
         for name, table, columns in ADDED_INDEXES:
             database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
+        for table, column, value in BACKFILLS:  # an indexed IS NULL: nothing to do after the first time
+            with database.atomic():
+                database.execute_sql(f'UPDATE "{table}" SET "{column}" = {value} WHERE "{column}" IS NULL')  # noqa: S608
 
 
 def _add_column(table: str, column: str, definition: str) -> None:

@@ -66,7 +66,7 @@ def search(raw: str, page: int, limit: int) -> tuple[query.Query, Page]:
     """Albums, then photos and videos, whose name (or, for media, whose album's name) contains the query's
     text. With filters (services/gallery/query.py), only the media they all match, newest taken first."""
     parsed = query.parse(raw.strip(), MAX_QUERY_CHARS)
-    text = parsed.text
+    text = parsed.folded
     named = query.contains(Media.name_folded, text) | query.contains(Media.folder_folded, text)
     if parsed.filters:
         condition = query.media_condition(parsed.filters)

@@ -43,6 +43,16 @@ def day_key(day: date) -> float:
     return (datetime(day.year, day.month, day.day) - EPOCH).total_seconds()
 
 
+def period_keys(year: int, month: int | None = None, day: int | None = None) -> tuple[float, float]:
+    """(first moment, first moment after) of a year, a month or a day, as taken_keys; ValueError for a date
+    that does not exist. The end of 9999 is computed, not made (datetime stops at 9999)."""
+    first = date(year, month or 1, day or 1)
+    if day is not None:
+        return day_key(first), day_key(first) + 86400
+    last = date(year, 12, 31) if month is None or month == 12 else date(year, month + 1, 1) - timedelta(days=1)
+    return day_key(first), day_key(last) + 86400
+
+
 def year_of(key: float) -> int:
     """The year of a taken_key."""
     return (EPOCH + timedelta(seconds=key)).year

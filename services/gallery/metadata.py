@@ -149,6 +149,10 @@ def _text(value: Any) -> str | None:
         value = value.decode("utf-8")  # UNDEFINED-typed text; UnicodeDecodeError makes the field None
     if not isinstance(value, str):
         return None
+    try:  # Pillow reads ASCII-typed tags as Latin-1; cameras and apps write UTF-8 there ("Éclair")
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not UTF-8 after all (or not from Latin-1): keep it as Pillow read it
+        pass
     text = value.split("\x00", 1)[0].strip()[:MAX_TEXT_CHARS].strip()
     return text or None
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 from peewee import fn
 
 from errors import ValidationFailed
 from models import FolderMonth, Media
-from services.database import is_postgres
-from services.gallery.details import day_key
+from services.database import FOLD_FUNCTION, is_postgres
+from services.gallery import details
 from services.gallery.keys import fold, path_hash
 
 # name → an example, in the order the help lists them
@@ -27,18 +26,25 @@ MAX_FILTERS = 16
 # A word, with "quoted parts" kept whole (so camera:"eos r5" is one word).
 _WORD = re.compile(r'(?:[^\s"]+|"[^"]*"?)+')
 _FILTER = re.compile(r"([A-Za-z]+):(.*)", re.S)
-_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_PERIOD = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
 @dataclass(frozen=True)
 class Query:
-    text: str  # folded free text ("" when the query is filters only)
+    text: str  # the free text as typed, words joined by one space ("" when the query is filters only)
     filters: tuple[tuple[str, str], ...]  # (name, value) in the order given
+
+    @property
+    def folded(self) -> str:
+        """The text as it is compared (case- and width-insensitive)."""
+        return fold(self.text)
 
 
 def parse(raw: str, max_text: int) -> Query:
     """Split `raw` into free text and filters. Text in quotes is text even with a colon ("12:30" too: only
     letters before a colon make a filter)."""
+    if "\x00" in raw:
+        raise ValidationFailed("q", "The search may not contain a NUL character.")
     text, filters = [], []
     for word in _WORD.findall(raw):
         found = _FILTER.fullmatch(word) if not word.startswith('"') else None
@@ -50,8 +56,8 @@ def parse(raw: str, max_text: int) -> Query:
         filters.append((name, value))
     if len(filters) > MAX_FILTERS:
         raise ValidationFailed("q", f"Use at most {MAX_FILTERS} filters.")
-    query = Query(fold(" ".join(t for t in text if t)), tuple(filters))
-    if not query.filters and not query.text or len(query.text) > max_text:
+    query = Query(" ".join(t for t in text if t), tuple(filters))
+    if not query.filters and not query.folded or len(query.folded) > max_text:
         raise ValidationFailed("q", f"Search for 1 to {max_text} characters, or use filters ({help_text()}).")
     return query
 
@@ -78,7 +84,8 @@ def suggestions(limit: int = 100) -> dict[str, list]:
     count = fn.COUNT(Media.id)
     cameras = (Media.select(Media.camera_make, Media.camera_model, count)
                .where(Media.camera_make.is_null(False) | Media.camera_model.is_null(False))
-               .group_by(Media.camera_make, Media.camera_model).order_by(count.desc()).limit(limit).tuples())
+               .group_by(Media.camera_make, Media.camera_model)
+               .order_by(count.desc(), Media.camera_make, Media.camera_model).limit(limit).tuples())
     lenses = (Media.select(Media.lens, count).where(Media.lens.is_null(False)).group_by(Media.lens)
               .order_by(count.desc(), Media.lens).limit(limit).tuples())
     names = list(dict.fromkeys(camera_name(make, model) for make, model, _ in cameras))
@@ -97,6 +104,12 @@ def contains(column, text: str):
     """`column` contains `text` (both compared as given)."""
     position = fn.STRPOS(column, text) if is_postgres() else fn.INSTR(column, text)
     return position > 0
+
+
+def _folded(column):
+    """`column` case-folded in the database: PostgreSQL's LOWER knows every script; SQLite's only ASCII, so there
+    it is services.gallery.keys.fold, registered on each connection."""
+    return fn.LOWER(column) if is_postgres() else getattr(fn, FOLD_FUNCTION)(column)
 
 
 def _check(name: str, value: str) -> None:
@@ -123,9 +136,9 @@ def _condition(name: str, value: str):
     text = fold(value)
     if name == "camera":
         both = fn.COALESCE(Media.camera_make, "").concat(" ").concat(fn.COALESCE(Media.camera_model, ""))
-        return contains(fn.LOWER(both), text)
+        return contains(_folded(both), text)
     if name == "lens":
-        return contains(fn.LOWER(fn.COALESCE(Media.lens, "")), text)
+        return contains(_folded(fn.COALESCE(Media.lens, "")), text)
     return contains(Media.folder_folded, text)  # album
 
 
@@ -138,11 +151,7 @@ def _period(name: str, value: str) -> tuple[float, float]:
     if parts is None or (wanted is not None and tuple(p is not None for p in parts) != wanted):
         example = shapes.get(name, "2024, 2024-07 or 2024-07-01")
         raise ValidationFailed("q", f"{name}: takes a date like {example}, not {value[:40]!r}.")
-    year, month, day = int(parts[0]), int(parts[1] or 1), int(parts[2] or 1)
     try:
-        first = date(year, month, day)
-        after = (date(year + 1, 1, 1) if parts[1] is None else
-                 date(year + month // 12, month % 12 + 1, 1) if parts[2] is None else first + timedelta(days=1))
+        return details.period_keys(*(int(part) if part else None for part in parts))
     except ValueError:
         raise ValidationFailed("q", f"{name}: {value[:40]!r} is not a real date.") from None
-    return day_key(first), day_key(after)

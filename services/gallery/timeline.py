@@ -42,8 +42,7 @@ def months(rel: str) -> list[tuple[int, int, int]]:
 
 def month_page(rel: str, year: int, month: int, page: int, limit: int) -> browse.Page:
     """The media of one month below album `rel`, newest first (ties in natural name order)."""
-    start = details.day_key(date(year, month, 1))
-    end = details.day_key(date(year + month // 12, month % 12 + 1, 1))
+    start, end = details.period_keys(year, month)
     in_month = (Media.taken_key >= start) & (Media.taken_key < end)
     media = (Media.select(*browse.MEDIA_COLUMNS).where(in_month & below(rel))
              .order_by(Media.taken_key.desc(), browse.natural(Media), Media.path))

@@ -46,8 +46,9 @@ def photo(path: Path, *, taken: str | None = None, offset: str | None = None, ma
 
 def clip(path: Path, seconds: float = 1, creation_time: str | None = None, size: tuple[int, int] = (64, 48)) -> Path:
     """An MPEG-4 (codec "mpeg4") test pattern; `creation_time` as ffmpeg takes it ("2024-07-01T12:00:00Z").
-    Skips the test loudly (fails it in CI) when ffmpeg is not installed."""
+    Skips the test loudly (fails it in CI) when ffmpeg, or ffprobe that the index reads videos with, is missing."""
     ffmpeg = require_binary("ffmpeg")
+    require_binary("ffprobe")
     path.parent.mkdir(parents=True, exist_ok=True)
     command = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
                f"testsrc=size={size[0]}x{size[1]}:rate=10", "-t", str(seconds), "-c:v", "mpeg4"]

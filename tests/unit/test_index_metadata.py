@@ -4,43 +4,25 @@ the next scan, reading each unchanged file once."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from PIL.ExifTags import GPS, IFD, Base
 
 from models import Media
 from services.gallery import index as index_module
 from services.gallery import scanner
 from services.gallery.index import META_VERSION, Indexer
 from services.gallery.keys import path_hash
-from tests.support import images
-from tests.support.servers import cannot_run, require_binary
+from tests.support import exif, images
 
 MTIME = 1_700_000_000.0
 
 
 def camera_jpeg(path: Path) -> Path:
-    exif = Image.Exif()
-    exif[Base.Make] = "Canon"
-    exif[Base.Model] = "EOS R6"
-    sub = exif.get_ifd(IFD.Exif)
-    sub[Base.DateTimeOriginal] = "2024:07:01 14:03:05"
-    sub[Base.OffsetTimeOriginal] = "+02:00"
-    sub[Base.LensModel] = "RF24-105mm F4 L IS USM"
-    sub[Base.FocalLength] = 35.0
-    sub[Base.FNumber] = 2.8
-    sub[Base.ExposureTime] = 0.004
-    sub[Base.ISOSpeedRatings] = 200
-    gps = exif.get_ifd(IFD.GPSInfo)
-    gps[GPS.GPSLatitudeRef], gps[GPS.GPSLatitude] = "S", (33.0, 51.0, 36.0)
-    gps[GPS.GPSLongitudeRef], gps[GPS.GPSLongitude] = "E", (151.0, 12.0, 36.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (64, 48), (90, 120, 200)).save(path, "JPEG", exif=exif)
-    return path
+    return exif.photo(path, taken="2024:07:01 14:03:05", offset="+02:00", make="Canon", model="EOS R6",
+                      lens="RF24-105mm F4 L IS USM", focal_length=35.0, f_number=2.8, exposure_time=0.004, iso=200,
+                      gps=(-(33 + 51 / 60 + 36 / 3600), 151 + 12 / 60 + 36 / 3600, None))
 
 
 def row(rel: str) -> Media:
@@ -69,15 +51,7 @@ def test_without_exif_the_date_is_the_files_mtime_in_local_time(db, photos_dir):
 
 
 def test_a_video_gets_its_duration_codec_and_creation_time(db, photos_dir):
-    ffmpeg = require_binary("ffmpeg")
-    require_binary("ffprobe")
-    path = photos_dir / "clips" / "c.mp4"
-    path.parent.mkdir()
-    done = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
-                           "-t", "1", "-c:v", "mpeg4", "-metadata", "creation_time=2024-07-01T12:00:00Z", str(path)],
-                          capture_output=True, timeout=60)
-    if done.returncode != 0:
-        cannot_run(f"ffmpeg could not make a test clip: {done.stderr[-300:]!r}")
+    exif.clip(photos_dir / "clips" / "c.mp4", seconds=1, creation_time="2024-07-01T12:00:00Z")
     Indexer(photos_dir).scan()
     found = row("clips/c.mp4")
     assert (found.taken_at, found.taken_from, found.codec) == ("2024-07-01T12:00:00+00:00", "video", "mpeg4")
