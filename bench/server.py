@@ -40,7 +40,6 @@ class BenchServer:
                "PHOTONIX_SCAN_INTERVAL_SECONDS": str(SCAN_INTERVAL_S),
                **{f"PHOTONIX_{name}": value for name, value in variables.items()}}
         self.gunicorn = Gunicorn(env, scratch / "gunicorn.log")
-        self.url = self.gunicorn.url
         self.scan_timeout_s = scan_timeout_s
         self.index: dict[str, Any] = {}
 
@@ -55,6 +54,11 @@ class BenchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.gunicorn.stop()
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:<port>, known once started (gunicorn binds a port the kernel picks)."""
+        return self.gunicorn.url
 
     def wait_for_index(self) -> dict[str, Any]:
         """GET /api/settings/status until the first background scan has finished; its state."""

@@ -23,6 +23,7 @@ WORKLOADS = (
     Workload("downloads", "6 Downloads", "bench.downloads"),
     Workload("auth", "7 Auth path", "bench.auth"),
     Workload("soak", "8 Soak (issue 10)", "bench.soak"),
+    Workload("details", "9 Details (issue 21)", "bench.details"),
 )
 
 
