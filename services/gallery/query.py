@@ -23,8 +23,8 @@ FILTERS = {"year": "year:2024", "month": "month:2024-07", "before": "before:2024
            "album": "album:trip"}
 TYPES = ("photo", "video")
 MAX_FILTERS = 16
-# A word, with "quoted parts" kept whole (so camera:"eos r5" is one word).
-_WORD = re.compile(r'(?:[^\s"]+|"[^"]*"?)+')
+# "quoted text" | name:"quoted value" (quotes that stand alone: `say"hi".jpg` is one plain word) | a word
+_TOKEN = re.compile(r'(?<!\S)"([^"]*)"(?!\S)|(?<!\S)([A-Za-z]+):"([^"]*)"(?!\S)|(\S+)')
 _FILTER = re.compile(r"([A-Za-z]+):(.*)", re.S)
 _PERIOD = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
@@ -41,22 +41,29 @@ class Query:
 
 
 def parse(raw: str, max_text: int) -> Query:
-    """Split `raw` into free text and filters. Text in quotes is text even with a colon ("12:30" too: only
-    letters before a colon make a filter)."""
+    """Split `raw` into free text and filters. "Quoted text" is text, colon and all; a word is a filter only
+    when letters and a colon start it and a value follows (`C:` alone, `12:30` and `B: Trip` are text; a
+    known filter with no value is an error). The text keeps its own spacing (a tab in a name still matches)."""
     if "\x00" in raw:
         raise ValidationFailed("q", "The search may not contain a NUL character.")
-    text, filters = [], []
-    for word in _WORD.findall(raw):
-        found = _FILTER.fullmatch(word) if not word.startswith('"') else None
-        if found is None:
-            text.append(word.replace('"', ""))
+    text, filters, last_end = "", [], None
+    for token in _TOKEN.finditer(raw):
+        quoted, name, quoted_value, word = token.groups()
+        found = _FILTER.fullmatch(word) if word is not None else None
+        if name is None and found is not None and (found.group(2) or found.group(1).lower() in FILTERS):
+            name, quoted_value = found.groups()
+        if name is not None:
+            name, value = name.lower(), quoted_value.strip()
+            _check(name, value)
+            filters.append((name, value))
             continue
-        name, value = found.group(1).lower(), found.group(2).replace('"', "").strip()
-        _check(name, value)
-        filters.append((name, value))
+        if text:  # the words' own spacing when they were neighbours, else one space where a filter was
+            gap = raw[last_end:token.start()]
+            text += gap if not gap.strip() else " "
+        text, last_end = text + (quoted if quoted is not None else word), token.end()
     if len(filters) > MAX_FILTERS:
         raise ValidationFailed("q", f"Use at most {MAX_FILTERS} filters.")
-    query = Query(" ".join(t for t in text if t), tuple(filters))
+    query = Query(text.strip(), tuple(filters))
     if not query.filters and not query.folded or len(query.folded) > max_text:
         raise ValidationFailed("q", f"Search for 1 to {max_text} characters, or use filters ({help_text()}).")
     return query

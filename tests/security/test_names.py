@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import unicodedata
 from pathlib import Path
@@ -66,6 +67,8 @@ def searched(client, name: str) -> set[str]:
     query = name.encode("utf-8", "ignore").decode().strip()[:100]
     if not query:
         return set()
+    if re.search(r"(?<!\S)[A-Za-z]+:\S", query) and '"' not in query:
+        query = f'"{query}"'  # `B:.tmp` would be a search filter: quoted, it is the name itself
     response = client.get("/api/search", query_string={"q": query})
     assert response.status_code == 200, (query, response.get_json())
     return {item["path"] for item in response.get_json()["items"]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
+import re
 import sys
 import time
 import unicodedata
@@ -193,7 +194,8 @@ def test_absolute_paths_in_urls_are_400(gallery, url):
 def test_search_never_finds_what_the_gallery_hides(gallery):
     for query in [*HOSTILE, "leak", "secret", "private", "env", "git", "config", "hidden", "photonix", "loop", "db"]:
         response = gallery.get("/api/search", query_string={"q": query})
-        if len(query.strip()) > 200:
+        # too long, an unknown filter, or a NUL (no name has one; PostgreSQL cannot even compare it)
+        if len(query.strip()) > 200 or re.search(r"(?<!\S)[A-Za-z]+:\S", query) or "\x00" in query:
             assert outcome(response) == (400, "VALIDATION_ERROR") and response.get_json()["field"] == "q"
             continue
         assert response.status_code == 200, query
