@@ -21,6 +21,7 @@ DEV_SECRET_FILE = "dev-jwt-secret"  # noqa: S105 (a file name, not a secret)
 MIN_JWT_SECRET_CHARS = 32
 MIN_ADMIN_SECRET_CHARS = 12
 _PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "your", "secret-key", "default")
+_ACCEL_PREFIX = re.compile(r"^/((?!\.+/)[A-Za-z0-9._-]+/)+$")  # no "." or ".." segment
 _SAFE_BIND = re.compile(r"^(unix:/\S+|\[?[0-9A-Za-z.:-]*\]?:\d{1,5})$")
 
 
@@ -49,6 +50,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("REFRESH_TOKEN_DAYS", "30", "lifetime of a refresh token"),
     Variable("ADMIN_TOKEN_MINUTES", "15", "lifetime of an admin token"),
     Variable("THUMB_WIDTH", "500", "thumbnail width in pixels"),
+    Variable("PREVIEW_SIZE", "2048", "long edge of the lightbox's previews in pixels"),
+    Variable("ACCEL_REDIRECT", "(none)", "nginx internal location for cached thumbnails, e.g. /_photonix/"),
     Variable("THUMB_THREADS", "<cores>", "native threads for image work"),
     Variable("SCAN_INTERVAL_SECONDS", "300", "interval of the incremental index scan"),
     Variable("AUTH_DEBUG", "0", "log every auth decision with its reason (never secrets)"),
@@ -90,6 +93,8 @@ class Config:
     refresh_token_days: int = 30
     admin_token_minutes: int = 15
     thumb_width: int = 500
+    preview_size: int = 2048
+    accel_redirect: str | None = None
     thumb_threads: int = 2
     scan_interval_seconds: int = 300
     auth_debug: bool = False
@@ -185,6 +190,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "refresh_token_days": r.integer("REFRESH_TOKEN_DAYS", 30, 1, 365),
         "admin_token_minutes": r.integer("ADMIN_TOKEN_MINUTES", 15, 1, 24 * 60),
         "thumb_width": r.integer("THUMB_WIDTH", 500, 32, 4096),
+        "preview_size": r.integer("PREVIEW_SIZE", 2048, 512, 8192),
+        "accel_redirect": _accel_redirect(r),
         "thumb_threads": r.integer("THUMB_THREADS", os.cpu_count() or 2, 1, 256),
         "scan_interval_seconds": r.integer("SCAN_INTERVAL_SECONDS", 300, 1, 7 * 24 * 3600),
         "auth_debug": r.flag("AUTH_DEBUG"),
@@ -323,6 +330,16 @@ def _bind(r: _Reader) -> str:
     value = r.raw("BIND") or "127.0.0.1:12080"
     if not _SAFE_BIND.match(value):
         r.problem("BIND", f"{value!r} is not host:port or unix:/path")
+    return value
+
+
+def _accel_redirect(r: _Reader) -> str | None:
+    """A location prefix such as /_photonix/: nginx maps it to DATA_DIR (the app appends thumbs/… or previews/…)."""
+    value = r.raw("ACCEL_REDIRECT")
+    if value is not None and not _ACCEL_PREFIX.match(value):
+        r.problem("ACCEL_REDIRECT", f"{value!r} is not a location prefix like /_photonix/ (letters, digits, "
+                                    "- _ . between slashes, starting and ending with /)")
+        return None
     return value
 
 

@@ -17,7 +17,7 @@ from services import events
 from services.gallery import visitors
 from services.gallery.index import Indexer
 from services.gallery.keys import version
-from services.paths import GalleryPath, media_kind, resolve
+from services.paths import GalleryPath, is_listed_path, media_kind, resolve
 
 VISITOR_COOKIE = "visitor_id"
 VISITOR_COOKIE_DAYS = 365
@@ -28,7 +28,12 @@ def indexer() -> Indexer:
 
 
 def gallery_path(raw: str) -> GalleryPath:
-    return resolve(app_config().photos_dir, raw)
+    """The checked path of `raw`; NotFound for what the gallery never lists (a temp file or folder), which
+    would otherwise be synced into the index by the request itself."""
+    found = resolve(app_config().photos_dir, raw)
+    if not is_listed_path(found.rel):
+        raise NotFound("Nothing the gallery shows is at this path.")
+    return found
 
 
 def indexed_media(raw: str) -> tuple[GalleryPath, Any]:
@@ -77,8 +82,8 @@ def cache_visibility() -> str:
     return "public" if request_auth_state().anonymous_reads else "private"
 
 
-def thumbnail_url(rel: str, mtime: float) -> str:
-    return f"{request.script_root}/api/thumbnail?path={quote(rel, safe='')}&v={version(mtime)}"
+def thumbnail_url(rel: str, mtime: float, endpoint: str = "thumbnail") -> str:
+    return f"{request.script_root}/api/{endpoint}?path={quote(rel, safe='')}&v={version(mtime)}"
 
 
 def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
@@ -86,14 +91,18 @@ def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
     return {"type": "album", "name": folder.name, "path": folder.path,
             "mtime": folder.cover_mtime or folder.mtime or None,  # None: listed, not scanned yet
             "itemCount": folder.item_count, "coverUrl": thumbnail_url(cover, folder.cover_mtime) if cover else None,
-            "coverWidth": folder.cover_width, "coverHeight": folder.cover_height}
+            "coverWidth": folder.cover_width, "coverHeight": folder.cover_height,
+            "coverPlaceholder": folder.cover_placeholder or None}
 
 
 def media_json(media: Any) -> dict[str, Any]:  # a row of browse.MEDIA_COLUMNS
     return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
             "width": media.width, "height": media.height, "takenAt": media.taken_at, "duration": media.duration,
             "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",
-            "thumbnailUrl": thumbnail_url(media.path, media.mtime)}
+            "thumbnailUrl": thumbnail_url(media.path, media.mtime),
+            # Videos play in the lightbox; /api/preview still answers their frame, as a poster.
+            "previewUrl": thumbnail_url(media.path, media.mtime, "preview") if media.kind == "photo" else None,
+            "placeholder": media.placeholder or None}  # ThumbHash, base64; "" (could not be made) is None too
 
 
 def page_json(page) -> dict[str, Any]:

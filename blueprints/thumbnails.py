@@ -1,5 +1,5 @@
 """/api/thumbnail: WebP thumbnails made on demand (or a placeholder), their stats and the batch job;
-/api/login-bg: the login page's background.
+/api/preview: the lightbox's larger image, by the same rules; /api/login-bg: the login page's background.
 """
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, send_file
 
 from blueprints._auth import admin_required, optional_viewer, request_auth_state
-from blueprints._gallery import cache_visibility, indexed_media, thumbnail_url
+from blueprints._gallery import cache_visibility, gallery_path, indexed_media, thumbnail_url
+from blueprints._http import app_config
 from errors import ValidationFailed
 from services import jobs
 from services.gallery import browse, thumbs
@@ -23,12 +24,14 @@ LOGIN_BG_CHOICES = 50
 @bp.get("/api/thumbnail")
 @optional_viewer
 def get_thumbnail():
-    raw = request.args.get("path")
-    if raw is None:
-        raise ValidationFailed("path", "path names the photo or video.")
-    found, media = indexed_media(raw)
-    source = thumbs.source_for(found.real, media)
-    return _thumbnail_response(thumbnailer().get(source))
+    return _image_response(thumbnailer())
+
+
+@bp.get("/api/preview")
+@optional_viewer
+def get_preview():
+    """The lightbox's image: a thumbnail's rules and headers, fitting PREVIEW_SIZE on its long edge."""
+    return _image_response(current_app.extensions["photonix_previewer"])
 
 
 @bp.get("/api/thumbnail/stats")
@@ -63,9 +66,36 @@ def thumbnailer() -> Thumbnailer:
     return current_app.extensions["photonix_thumbnailer"]
 
 
-def _thumbnail_response(result: Result) -> Response:
+def _image_response(maker: Thumbnailer) -> Response:
+    raw = request.args.get("path")
+    if raw is None:
+        raise ValidationFailed("path", "path names the photo or video.")
+    # Made (or failed) before: answered from file checks alone, without the index (thumbs.cached says why that
+    # is safe); otherwise through the index, which also decides whether the gallery lists the file at all.
+    result = thumbs.cached(maker, gallery_path(raw))
+    if result is None:
+        found, media = indexed_media(raw)
+        result = maker.get(thumbs.source_for(found.real, media))
+    return _thumbnail_response(result, maker)
+
+
+def _made_response(result: Result, maker: Thumbnailer) -> Response:
+    """The made WebP, sent from its file (the server's file wrapper); with ACCEL_REDIRECT an empty answer naming
+    it for nginx, which sends it with its own sendfile."""
+    prefix = app_config().accel_redirect
+    if prefix is None:
+        return send_file(result.path, mimetype="image/webp", conditional=True, etag=result.etag)
+    response = Response(mimetype="image/webp")
+    response.set_etag(result.etag)
+    response.make_conditional(request)
+    if response.status_code == 200:  # never on a 304: nginx would turn it into the whole file
+        response.headers["X-Accel-Redirect"] = prefix + maker.relative(result.path)
+    return response
+
+
+def _thumbnail_response(result: Result, maker: Thumbnailer) -> Response:
     if result.status == "ok":
-        response = send_file(result.path, mimetype="image/webp", conditional=True, etag=result.etag)
+        response = _made_response(result, maker)
         max_age = THUMB_MAX_AGE_S if request.args.get("v") else UNVERSIONED_MAX_AGE_S
         response.headers["Cache-Control"] = f"{cache_visibility()}, max-age={max_age}" + (
             ", immutable" if request.args.get("v") else "")

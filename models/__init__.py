@@ -61,6 +61,7 @@ class Folder(BaseModel):
     cover_mtime = peewee.DoubleField(null=True)
     cover_width = peewee.IntegerField(null=True)
     cover_height = peewee.IntegerField(null=True)
+    cover_placeholder = peewee.TextField(null=True)  # the cover's Media.placeholder
 
 
 class Media(BaseModel):
@@ -96,6 +97,9 @@ class Media(BaseModel):
     duration = peewee.DoubleField(null=True)  # seconds, videos
     codec = peewee.TextField(null=True)  # videos
     meta_version = peewee.IntegerField(default=0)  # below services.gallery.index.META_VERSION: read again
+    # Learnt from its thumbnail (services/gallery/placeholders.py); a changed file gets a new row without them.
+    placeholder = peewee.TextField(null=True)  # ThumbHash, base64 ("": the thumbnail could not be read)
+    thumb_failed = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])  # 1: never a cover
 
     class Meta:
         # The indexes on taken_key are made by services/database.py's init_db, after it added the column.

@@ -19,7 +19,7 @@ from playhouse.db_url import parse
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from errors import DatabaseBusy
-from models import ALL_MODELS, Event, Media, database
+from models import ALL_MODELS, Event, Folder, Media, database
 from services.gallery.keys import fold
 
 FOLD_FUNCTION = "photonix_fold"  # SQLite only: services.gallery.keys.fold
@@ -42,7 +42,9 @@ ADDED_COLUMNS = (
         ("camera_make", "TEXT"), ("camera_model", "TEXT"), ("lens", "TEXT"), ("focal_length", "DOUBLE PRECISION"),
         ("f_number", "DOUBLE PRECISION"), ("exposure_time", "DOUBLE PRECISION"), ("iso", "INTEGER"),
         ("gps_lat", "DOUBLE PRECISION"), ("gps_lon", "DOUBLE PRECISION"), ("gps_alt", "DOUBLE PRECISION"),
-        ("duration", "DOUBLE PRECISION"), ("codec", "TEXT"), ("meta_version", "INTEGER NOT NULL DEFAULT 0"))),
+        ("duration", "DOUBLE PRECISION"), ("codec", "TEXT"), ("meta_version", "INTEGER NOT NULL DEFAULT 0"),
+        ("placeholder", "TEXT"), ("thumb_failed", "INTEGER NOT NULL DEFAULT 0"))),
+    (Folder, "cover_placeholder", "TEXT"),
 )
 # Values an older database's rows get for an added column until the next scan reads them again (table, column,
 # SQL expression): browse orders by taken_key, and NULLs would sort first on PostgreSQL but last on SQLite.

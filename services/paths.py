@@ -112,6 +112,16 @@ def is_listed(name: str, parent: str = "") -> bool:
                 or path_chars > MAX_PATH_CHARS or depth > MAX_DEPTH)
 
 
+def is_listed_path(rel: str) -> bool:
+    """Whether every part of the gallery path `rel` is listed (a file inside a temp-named folder is not)."""
+    parent = ""
+    for name in rel.split("/") if rel else ():
+        if not is_listed(name, parent):
+            return False
+        parent = f"{parent}/{name}" if parent else name
+    return True
+
+
 def name_problem(name: str) -> str | None:
     """Why one name cannot be part of a gallery path (the INVALID_PATH message), None when it can.
 

@@ -30,6 +30,7 @@ from services.logtext import escape
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Box = tuple[int, int]  # the largest (width, height) made
 
 FFMPEG_TIMEOUT_S = 30
 VIDEO_SEEK_S = 1
@@ -76,7 +77,7 @@ class Source:
 class Result:
     status: str  # "ok" | "processing" | "failed" | "placeholder"
     path: Path | None  # the cached WebP when "ok"
-    etag: str  # the cache key: stable per (rel, mtime, size, width)
+    etag: str  # the cache key: stable per (rel, mtime, size, box)
     reason: str | None = None  # why, when "failed": short, for people
 
 
@@ -111,13 +112,18 @@ def placeholder_svg(kind: str) -> bytes:
 
 
 class Thumbnailer:
-    """Makes and caches thumbnails `width` pixels wide; `ffmpeg` is looked up on PATH unless None."""
+    """Makes and caches images that fit within `width` x `height`, never enlarged: thumbnails are `width` wide (the
+    height defaults to three times that), previews pass height=width to fit their long edge. `ffmpeg` is looked up
+    on PATH unless None."""
 
-    def __init__(self, cache_dir: Path, width: int, max_pixels: int, *, wait_s: float = 10.0,
-                 max_queued: int | None = None, on_ready: Callable[[Source], None] | None = None,
-                 ffmpeg: str | None = "ffmpeg", budget: decode_budget.Budget | None = None) -> None:
+    def __init__(self, cache_dir: Path, width: int, max_pixels: int, *, height: int | None = None,
+                 wait_s: float = 10.0, max_queued: int | None = None,
+                 on_ready: Callable[[Source], None] | None = None, ffmpeg: str | None = "ffmpeg",
+                 budget: decode_budget.Budget | None = None) -> None:
         self._cache_dir = Path(cache_dir)
-        self._width = width
+        self._box = (width, 3 * width if height is None else height)
+        # A thumbnail's key names its width alone, as it always has: the thumbnails made so far stay valid.
+        self._size_key = str(width) if height is None else f"{width}x{height}"
         self._max_pixels = max_pixels
         self._wait_s = wait_s
         self._max_queued = max_queued
@@ -143,12 +149,21 @@ class Thumbnailer:
             return "ok"
         return "failed" if files.marker.exists() else "missing"
 
+    def cached(self, source: Source) -> Result | None:
+        """The made ("ok") or failed answer for `source` from file checks only; None when neither is on disk."""
+        key = self._key(source)
+        return _finished(key, self._files(key))
+
+    def relative(self, path: Path) -> str:
+        """A cached file's path below the folder that holds this cache (e.g. "thumbs/ab/cd/<key>.webp")."""
+        return path.relative_to(self._cache_dir.parent).as_posix()
+
     def in_flight(self) -> int:
         """Thumbnails this process is making right now (lock-free, so safe on a pool thread)."""
         return len(self._jobs)
 
     def _key(self, source: Source) -> str:
-        text = f"{source.rel}\0{round(source.mtime * 1_000_000_000)}\0{source.size}\0{self._width}"
+        text = f"{source.rel}\0{round(source.mtime * 1_000_000_000)}\0{source.size}\0{self._size_key}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _files(self, key: str) -> _Files:
@@ -216,7 +231,7 @@ class Thumbnailer:
             # One trip to the pool for the lock, the check and the image: each trip is a hand-off through the
             # hub, and while it is under way that pool thread makes nothing.
             formats = PHOTO_FORMATS + (("HEIF",) if images.heic_supported() else ())
-            done, reason = self._decode(_make_locked, key, files, source.path, self._width, self._max_pixels,
+            done, reason = self._decode(_make_locked, key, files, source.path, self._box, self._max_pixels,
                                         self._budget.total, formats)
         if done is not None:
             return done
@@ -233,11 +248,11 @@ class Thumbnailer:
                 return done, None
             try:
                 # On this greenlet, not the pool: gevent's subprocess cannot run in a native thread.
-                frame = _video_frame(self._ffmpeg, source.path, self._width)
+                frame = _video_frame(self._ffmpeg, source.path, self._box)
             except _Refused as error:
                 reason: str | None = str(error)
             else:
-                reason = self._decode(_make_file, frame, files.webp, self._width, self._max_pixels,
+                reason = self._decode(_make_file, frame, files.webp, self._box, self._max_pixels,
                                       self._budget.total, ("PNG",))
             if reason is not None:
                 cpu.run_cpu(_write_atomic, files.marker, reason.encode())
@@ -267,7 +282,7 @@ def _within(make: Callable[..., T], args: tuple, allowed_bytes: int) -> T | _Nee
         return more
 
 
-def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: int, max_bytes: int,
+def _make_locked(key: str, files: _Files, source: Path, box: Box, max_pixels: int, max_bytes: int,
                  formats: tuple[str, ...], *, allowed_bytes: int) -> tuple[Result | None, str | None]:
     """Pool thread: under the cross-process lock, (what another process made meanwhile, None) or (None, why
     no thumbnail can be made, None when it was)."""
@@ -276,7 +291,7 @@ def _make_locked(key: str, files: _Files, source: Path, width: int, max_pixels: 
         done = _finished(key, files)
         if done is not None:
             return done, None
-        reason = _make_file(source, files.webp, width, max_pixels, max_bytes, formats, allowed_bytes=allowed_bytes)
+        reason = _make_file(source, files.webp, box, max_pixels, max_bytes, formats, allowed_bytes=allowed_bytes)
         if reason is not None:
             _write_atomic(files.marker, reason.encode())
         return None, reason
@@ -294,13 +309,13 @@ def _finished(key: str, files: _Files) -> Result | None:
     return Result("failed", None, key, reason)
 
 
-def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, max_bytes: int,
+def _make_file(source: Path | bytes, target: Path, box: Box, max_pixels: int, max_bytes: int,
                formats: tuple[str, ...], *, allowed_bytes: int) -> str | None:
     """Pool thread: decode, shrink, encode and store one thumbnail; returns why it cannot, or None."""
     # An unreadable source (permissions, gone) raises here and leaves no marker: it is cheap to retry.
     with _opened(source) as fp:
         try:
-            image, pixels, icc = _render(fp, width, max_pixels, max_bytes, formats, allowed_bytes)
+            image, pixels, icc = _render(fp, box, max_pixels, max_bytes, formats, allowed_bytes)
             data = _encode(image, _quality(pixels), icc)
         except (MemoryError, _NeedsMore):
             raise
@@ -310,7 +325,7 @@ def _make_file(source: Path | bytes, target: Path, width: int, max_pixels: int, 
     return None
 
 
-def _render(fp, width: int, max_pixels: int, max_bytes: int, formats: tuple[str, ...],
+def _render(fp, box: Box, max_pixels: int, max_bytes: int, formats: tuple[str, ...],
             allowed_bytes: int) -> tuple[Image.Image, int, bytes | None]:
     """A small upright RGB(A) copy, the source pixel count and its ICC profile; refuses before decoding, and
     raises _NeedsMore before decoding when its peak is over `allowed_bytes` (what the caller holds)."""
@@ -319,7 +334,7 @@ def _render(fp, width: int, max_pixels: int, max_bytes: int, formats: tuple[str,
         pixels = image.width * image.height
         if pixels > max_pixels:
             raise _Refused(f"image too large: {pixels} pixels")
-        _draft(image, width)
+        _draft(image, box)
         need = _render_bytes(image)
         if need > max_bytes:
             raise _Refused(f"image too large to decode: {decode_budget.OverBudget(need, max_bytes)}")
@@ -329,15 +344,15 @@ def _render(fp, width: int, max_pixels: int, max_bytes: int, formats: tuple[str,
         ImageOps.exif_transpose(image, in_place=True)  # also loads (the first frame of an animation)
         mode = _render_mode(image)
         small = image.convert(mode) if image.mode != mode else image  # palettes resize badly: convert first
-        small.thumbnail((width, 3 * width), reducing_gap=REDUCING_GAP)
+        small.thumbnail(box, reducing_gap=REDUCING_GAP)
         return small.copy(), pixels, icc  # a copy outlives closing the file
 
 
-def _draft(image: Image.Image, width: int) -> None:
+def _draft(image: Image.Image, box: Box) -> None:
     if image.format in ("JPEG", "MPO"):
-        box = _draft_box(image.size, image.getexif().get(ORIENTATION_TAG, 1), width)
-        if box is not None:
-            image.draft("RGB", box)  # before exif_transpose, which would decode at full size
+        drafted = _draft_box(image.size, image.getexif().get(ORIENTATION_TAG, 1), box)
+        if drafted is not None:
+            image.draft("RGB", drafted)  # before exif_transpose, which would decode at full size
 
 
 def _render_mode(image: Image.Image) -> str:
@@ -371,10 +386,10 @@ def _opened(source: Path | bytes) -> BinaryIO:
     return open(source, "rb") if isinstance(source, Path) else io.BytesIO(source)  # the caller closes it
 
 
-def _draft_box(stored: tuple[int, int], orientation: int, width: int) -> tuple[int, int] | None:
-    """The JPEG draft size, in the stored orientation: DRAFT_GAP times the final thumbnail."""
+def _draft_box(stored: tuple[int, int], orientation: int, box: Box) -> tuple[int, int] | None:
+    """The JPEG draft size, in the stored orientation: DRAFT_GAP times the final image."""
     shown_w, shown_h = stored[::-1] if orientation in ROTATED else stored
-    scale = min(width / shown_w, 3 * width / shown_h) * DRAFT_GAP
+    scale = min(box[0] / shown_w, box[1] / shown_h) * DRAFT_GAP
     if scale >= 1:
         return None
     box = (max(1, int(shown_w * scale)), max(1, int(shown_h * scale)))
@@ -405,9 +420,10 @@ def _reason(error: Exception) -> str:
     return f"image could not be decoded: {type(error).__name__}: {str(error)[:160]}"
 
 
-def _video_frame(ffmpeg: str, path: Path, width: int) -> bytes:
-    """One frame as PNG (at VIDEO_SEEK_S, else the first for short clips), shrunk by ffmpeg; raises _Refused."""
-    scale = f"scale='min(iw,{2 * width})':'min(ih,{6 * width})':force_original_aspect_ratio=decrease"
+def _video_frame(ffmpeg: str, path: Path, box: Box) -> bytes:
+    """One frame as PNG (at VIDEO_SEEK_S, else the first for short clips), shrunk by ffmpeg to at most twice `box`
+    (Pillow makes the final size); raises _Refused."""
+    scale = f"scale='min(iw,{2 * box[0]})':'min(ih,{2 * box[1]})':force_original_aspect_ratio=decrease"
     problem = "no frame"
     for seek in (["-ss", str(VIDEO_SEEK_S)], []):
         # Only local files and real video containers: a playlist posing as .mp4 cannot fetch URLs.

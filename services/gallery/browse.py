@@ -30,9 +30,9 @@ MAX_VIEWS_PER_VIEWER = MAX_VIEWS_LISTED  # rows kept per viewer: more could neve
 
 # Rows are namedtuples with these columns (model instances cost ~7 ms more per page of 200).
 ALBUM_COLUMNS = (Folder.name, Folder.path, Folder.mtime, Folder.item_count, Folder.cover_path, Folder.cover_mtime,
-                 Folder.cover_width, Folder.cover_height)
+                 Folder.cover_width, Folder.cover_height, Folder.cover_placeholder)
 MEDIA_COLUMNS = (Media.kind, Media.name, Media.path, Media.mtime, Media.size, Media.width, Media.height,
-                 Media.taken_at, Media.duration)
+                 Media.taken_at, Media.duration, Media.placeholder)
 
 
 @dataclass(frozen=True)

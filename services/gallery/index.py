@@ -30,12 +30,13 @@ from services.paths import MAX_DEPTH
 
 log = logging.getLogger("photonix.gallery")
 BATCH_ROWS = 500
+RACY_MTIME_S = 2.0  # coarser than any file system's timestamps (FAT: 2 s) and the kernel's clock tick
 AGGREGATES_PER_TRANSACTION = 100
 PROGRESS_EVERY_S = 0.5
 STATE_KEY = "index-state"
 MEDIA_FIELDS = (Media.path_hash, Media.path, Media.folder_hash, Media.name, Media.sort_key, Media.name_folded,
                 Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height,
-                *details.DETAIL_FIELDS)
+                *details.DETAIL_FIELDS, Media.placeholder, Media.thumb_failed)
 META_VERSION = details.META_VERSION
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
@@ -109,7 +110,7 @@ class Indexer:
             if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 last_progress = time.monotonic()
                 self.publish("index-progress", stats.as_event())
-        self._update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
+        update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
         if rebuild_months and not queue:
             timeline.mark_months_current()
         done = stats.as_event(time.monotonic() - started, finished=not queue)
@@ -130,7 +131,7 @@ class Indexer:
             return
         stats = ScanStats()
         self._sync(rel, stats)
-        self._update_aggregates(stats.changed_folders)
+        update_aggregates(stats.changed_folders)
 
     def media(self, rel: str) -> Media | None:
         """The indexed row for a media file, syncing its folder first when the index does not know it."""
@@ -158,20 +159,25 @@ class Indexer:
             _ensure_folder(rel)
             if _sync_children(rel, listing.folders) or change.rows or change.gone:
                 stats.changed_folders.add(rel)
-            Folder.update(mtime=listing.mtime).where(Folder.path_hash == path_hash(rel)).execute()
+            # A folder changed within RACY_MTIME_S may change again within the same timestamp tick (a file
+            # written just after this listing would leave its mtime as it is): keep it unknown, so the next
+            # browse lists it again instead of trusting an mtime that has not settled.
+            settled = listing.mtime < time.time() - RACY_MTIME_S
+            Folder.update(mtime=listing.mtime if settled else 0.0).where(Folder.path_hash == path_hash(rel)).execute()
         return children
 
     @functools.cached_property
     def _reads(self) -> _FolderReads:
         """The SQL of the two reads every folder of a scan runs, built once and run on the raw cursor: peewee
         takes longer to build a small query, and to wrap its rows, than the database takes to answer it."""
-        known = Media.select(Media.name, Media.size, Media.mtime, Media.meta_version).where(Media.folder_hash == "")
+        known = (Media.select(Media.name, Media.size, Media.mtime, Media.meta_version, Media.placeholder,
+                              Media.thumb_failed).where(Media.folder_hash == ""))
         mtime = Folder.select(Folder.mtime).where(Folder.path_hash == "")
         return _FolderReads(known.sql()[0], mtime.sql()[0])
 
-    def _known_files(self, rel: str) -> dict[str, tuple[int, float, int]]:
-        """name → (size, mtime, meta_version) of the files indexed in `rel`."""
-        return {name: (size, mtime, version) for name, size, mtime, version in _folder_rows(self._reads.known, rel)}
+    def _known_files(self, rel: str) -> dict[str, tuple[int, float, int, str | None, int]]:
+        """name → (size, mtime, meta_version, placeholder, thumb_failed) of the files indexed in `rel`."""
+        return {name: tuple(rest) for name, *rest in _folder_rows(self._reads.known, rel)}
 
     def _stored_mtime(self, rel: str) -> float | None:
         rows = _folder_rows(self._reads.mtime, rel)
@@ -181,9 +187,9 @@ class Indexer:
         """What differs between the disk and the rows (headers of new or changed files read); no writes."""
         known = self._known_files(rel)
         # New, changed, or indexed by a release that read fewer details (read once more).
-        fresh = [f for f in files if known.get(f.name) != (f.size, f.mtime, META_VERSION)]
+        fresh = [f for f in files if known.get(f.name, ())[:3] != (f.size, f.mtime, META_VERSION)]
         probes = run_cpu(_probe_all, self.root, rel, fresh) if fresh else []
-        rows = [_media_row(rel, entry, found, self._video(rel, entry))
+        rows = [_media_row(rel, entry, found, self._video(rel, entry), known.get(entry.name))
                 for entry, found in zip(fresh, probes, strict=True)]
         gone = [path_hash(f"{rel}/{name}" if rel else name) for name in set(known) - {f.name for f in files}]
         replaced = {row[0] for row, entry in zip(rows, fresh, strict=True) if entry.name in known}
@@ -197,20 +203,6 @@ class Indexer:
             return videometa.VideoMeta()
         return videometa.probe_video(self.ffprobe, self.root / rel / entry.name)
 
-    def _update_aggregates(self, changed: set[str]) -> None:
-        """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
-        todo: set[str] = set()
-        for rel in changed:
-            current: str | None = rel
-            while current is not None:
-                todo.add(current)
-                current = parent_of(current)
-        ordered = sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r))
-        for start in range(0, len(ordered), AGGREGATES_PER_TRANSACTION):
-            with write_transaction():
-                for rel in ordered[start:start + AGGREGATES_PER_TRANSACTION]:
-                    _aggregate(rel)
-
 
 def register_job(root: Path, interval_s: float, publish: Publish) -> None:
     """The periodic scan in the lease-holding process: at once when it starts leading (a full scan
@@ -218,6 +210,21 @@ def register_job(root: Path, interval_s: float, publish: Publish) -> None:
     jobs.register_periodic(JOB_NAME, interval_s, lambda: Indexer(root, publish).scan(keep_going=jobs.is_leader))
     jobs.register_periodic("prune-views", VIEWS_PRUNE_INTERVAL_S,
                            lambda: View.delete().where(View.viewed_at < time.time() - VIEWS_KEPT_S).execute())
+
+
+def update_aggregates(changed: set[str]) -> None:
+    """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
+    todo: set[str] = set()
+    for rel in changed:
+        current: str | None = rel
+        while current is not None:
+            todo.add(current)
+            current = parent_of(current)
+    ordered = sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r))
+    for start in range(0, len(ordered), AGGREGATES_PER_TRANSACTION):
+        with write_transaction():
+            for rel in ordered[start:start + AGGREGATES_PER_TRANSACTION]:
+                _aggregate(rel)
 
 
 def index_status() -> dict[str, Any]:
@@ -255,14 +262,22 @@ def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[s
     return [scanner.probe(folder / entry.name, entry.kind) for entry in entries]
 
 
-def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe, video: videometa.VideoMeta | None) -> tuple:
-    """A row in MEDIA_FIELDS order (tuples: peewee builds big inserts from them much faster than from dicts)."""
+def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe, video: videometa.VideoMeta | None,
+               old: tuple | None) -> tuple:
+    """A row in MEDIA_FIELDS order (tuples: peewee builds big inserts from them much faster than from dicts); `old`
+    is what _known_files had for this name."""
     path = f"{rel}/{entry.name}" if rel else entry.name
     width, height = (found.width, found.height) if video is None else (video.width, video.height)
     values = details.photo_values(found.details, entry.mtime) if video is None else \
         details.video_values(video, entry.mtime)
     return (path_hash(path), path, path_hash(rel), entry.name, natural_key(entry.name), fold(entry.name),
-            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, width, height, *values)
+            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, width, height, *values,
+            *_thumbnail_facts(old, entry))
+
+
+def _thumbnail_facts(old: tuple | None, entry: scanner.FileEntry) -> tuple[str | None, int]:
+    """(placeholder, thumb_failed) for a new row: kept when only the details are read again, reset for a new file."""
+    return (old[3], old[4]) if old is not None and old[:2] == (entry.size, entry.mtime) else (None, 0)
 
 
 def _ensure_folder(rel: str) -> None:
@@ -298,17 +313,20 @@ def _aggregate(rel: str) -> None:
     key = path_hash(rel)
     media_count = Media.select().where(Media.folder_hash == key).count()
     child_count = Folder.select().where(Folder.parent_hash == key).count()
-    # Covers are photos whose header could be read (a broken file is indexed, but never a cover).
-    readable_photo = (Media.folder_hash == key) & (Media.kind == "photo") & Media.width.is_null(False)
-    photo = (Media.select(Media.path, Media.mtime, Media.width, Media.height)
+    # Covers are photos whose header could be read (a broken file is indexed, but never a cover) and whose
+    # thumbnail did not fail (a truncated file's header reads; services/gallery/placeholders.py marks it).
+    readable_photo = ((Media.folder_hash == key) & (Media.kind == "photo") & Media.width.is_null(False)
+                      & (Media.thumb_failed == 0))
+    photo = (Media.select(Media.path, Media.mtime, Media.width, Media.height, Media.placeholder)
              .where(readable_photo).order_by(Media.mtime.desc()).first())
-    child = (Folder.select(Folder.cover_path, Folder.cover_mtime, Folder.cover_width, Folder.cover_height)
+    child = (Folder.select(Folder.cover_path, Folder.cover_mtime, Folder.cover_width, Folder.cover_height,
+                           Folder.cover_placeholder)
              .where((Folder.parent_hash == key) & Folder.cover_path.is_null(False))
              .order_by(Folder.cover_mtime.desc()).first())
-    cover = (photo.path, photo.mtime, photo.width, photo.height) if photo else (None, None, None, None)
+    cover = (photo.path, photo.mtime, photo.width, photo.height, photo.placeholder) if photo else (None,) * 5
     if child and (photo is None or child.cover_mtime > photo.mtime):
-        cover = (child.cover_path, child.cover_mtime, child.cover_width, child.cover_height)
+        cover = (child.cover_path, child.cover_mtime, child.cover_width, child.cover_height, child.cover_placeholder)
     Folder.update(item_count=media_count + child_count, cover_path=cover[0], cover_mtime=cover[1],
-                  cover_width=cover[2], cover_height=cover[3]).where(
+                  cover_width=cover[2], cover_height=cover[3], cover_placeholder=cover[4]).where(
         Folder.path_hash == key).execute()
     timeline.aggregate_months(rel)

@@ -1,11 +1,13 @@
-"""Thumbnails for the indexed media: the app's Thumbnailer, its stats, and the batch that makes every
-missing one (in the background-job process, from the API, or from `photonix thumbs`)."""
+"""Thumbnails for the indexed media: the app's Thumbnailer (and its previewer), the cache check that needs no
+index, their stats, and the batch that makes every missing thumbnail (in the background-job process, from the
+API, or from `photonix thumbs`)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import queue
+import stat as stat_mode
 import threading
 import time
 from collections import Counter
@@ -19,8 +21,10 @@ from config import Config
 from models import Media
 from services import cpu, decode_budget, events, images, jobs
 from services.database import close_connection
+from services.gallery import placeholders
 from services.gallery.keys import version
-from services.thumbnails import Source, Thumbnailer
+from services.paths import GalleryPath, is_listed, media_kind
+from services.thumbnails import Result, Source, Thumbnailer
 
 log = logging.getLogger("photonix.gallery")
 JOB_NAME = "thumbnails"
@@ -33,32 +37,63 @@ Progress = Callable[[int, int, int], Any]  # done, total, failed
 
 
 def make_thumbnailer(config: Config) -> Thumbnailer:
-    """The one Thumbnailer of a process; a thumbnail finished in the background is announced as an event."""
+    """The one Thumbnailer of a process; a thumbnail finished in the background is announced as an event, and
+    what thumbnails teach (placeholders, failures) goes into the index."""
     # Pillow refuses above 2x its own limit and warns above 1x; ours (checked before decoding) decides.
     Image.MAX_IMAGE_PIXELS = config.max_image_pixels
     images.load_plugins()  # here, on the main thread, never first on a pool thread (services/images.py)
     budget = decode_budget.configure(config.decode_memory_mb * decode_budget.MIB)  # downloads share it
-    return Thumbnailer(config.data_dir / "thumbs", config.thumb_width, config.max_image_pixels, on_ready=_announce,
-                       budget=budget)
+    return placeholders.IndexedThumbnailer(config.data_dir / "thumbs", config.thumb_width, config.max_image_pixels,
+                                           on_ready=_announce, budget=budget)
+
+
+def make_previewer(config: Config) -> Thumbnailer:
+    """The one previewer of a process: the same engine, fitting PREVIEW_SIZE on the long edge, in DATA_DIR/previews.
+    After make_thumbnailer, which set Pillow up and the decode budget both share."""
+    size = config.preview_size
+    return Thumbnailer(config.data_dir / "previews", size, config.max_image_pixels, height=size,
+                       budget=decode_budget.shared())
+
+
+def cached(thumbnailer: Thumbnailer, found: GalleryPath) -> Result | None:
+    """The made (or failed) image of a media file the gallery lists, from file checks alone; None otherwise.
+
+    Answering without the index is safe: `found` passed resolve() (syntax, hidden names, symlinks that leave the
+    root or loop) after the caller's auth check, and the scanner's other rules are checked here (every name
+    is_listed, a media suffix, a regular file), so this never answers for a file browse would not list. The key
+    is this file's current path, mtime and size, and a cache file only exists for a key an indexed file had."""
+    names = found.rel.split("/")
+    kind = media_kind(found.rel)
+    if kind is None or not all(is_listed(name, "/".join(names[:n])) for n, name in enumerate(names)):
+        return None
+    try:
+        stat = os.stat(found.real)
+    except OSError:
+        return None
+    if not stat_mode.S_ISREG(stat.st_mode):
+        return None
+    return thumbnailer.cached(Source(found.real, found.rel, stat.st_mtime, stat.st_size, kind))
 
 
 def source_for(real: Path, media: Media) -> Source:
     """The thumbnail source for a file on disk; its current stat decides the cache key (a replaced
     file gets a new thumbnail even before the index notices)."""
     stat = real.stat()
-    return Source(real, media.path, stat.st_mtime, stat.st_size, media.kind)
+    return placeholders.indexed_source(real, media, stat.st_mtime, stat.st_size)
 
 
 def indexed_sources(root: Path) -> Iterator[Source]:
-    """Every indexed media file as a Source with the index's mtime and size, in pages of rows."""
+    """Every indexed media file as an IndexedSource with the index's mtime and size, in pages of rows."""
     last_id = 0
     while True:
-        rows = list(Media.select(Media.id, Media.path, Media.mtime, Media.size, Media.kind)
+        rows = list(Media.select(Media.id, Media.path, Media.mtime, Media.size, Media.kind, Media.path_hash,
+                                 Media.placeholder.is_null(False), Media.thumb_failed)
                     .where(Media.id > last_id).order_by(Media.id).limit(ROWS_PER_QUERY).tuples())
         close_connection()
-        for row_id, path, mtime, size, kind in rows:
+        for row_id, path, mtime, size, kind, key, has_placeholder, failed in rows:
             last_id = row_id
-            yield Source(root / path, path, mtime, size, kind)
+            yield placeholders.IndexedSource(root / path, path, mtime, size, kind, key, bool(has_placeholder),
+                                             bool(failed))
         if len(rows) < ROWS_PER_QUERY:
             return
 
@@ -81,34 +116,53 @@ def stats(thumbnailer: Thumbnailer, root: Path) -> dict[str, int]:
 def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
                  keep_going: Callable[[], bool] = lambda: True) -> tuple[int, int]:
     """Make every missing thumbnail with as many parallel workers as CPU threads; returns (done, failed).
+    The index learns what each teaches, and (not counted) what those made before teach: placeholders, failures.
     Resumable: what exists is skipped, so a stopped batch simply continues next time."""
-    missing = [s for s in indexed_sources(root) if thumbnailer.status(s) == "missing"]
-    work: queue.SimpleQueue[Source] = queue.SimpleQueue()
-    for source in missing:
-        work.put(source)
+    missing, unrecorded = _to_make(thumbnailer, root)
+    work: queue.SimpleQueue[tuple[Source, bool]] = queue.SimpleQueue()
+    for source, counted in [(s, True) for s in missing] + [(s, False) for s in unrecorded]:
+        work.put((source, counted))
     tally = {"done": 0, "failed": 0}
     lock = threading.Lock()
+    recorder = placeholders.Recorder()
 
     def worker() -> None:
         while keep_going():
             try:
-                source = work.get_nowait()
+                source, counted = work.get_nowait()
             except queue.Empty:
                 return
-            failed = not os.path.exists(source.path) or thumbnailer.ensure(source).status == "failed"
-            with lock:
-                tally["done"] += 1
-                tally["failed"] += failed
-            progress(tally["done"], len(missing), tally["failed"])
+            result = thumbnailer.ensure(source) if os.path.exists(source.path) else None
+            if result is not None:
+                recorder.add(source, result)
+            if counted:
+                with lock:
+                    tally["done"] += 1
+                    tally["failed"] += result is None or result.status == "failed"
+                progress(tally["done"], len(missing), tally["failed"])
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(cpu.size())]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    recorder.flush()
     with _stats_lock:
         _stats_cache.clear()  # the counts just changed a lot: the next stats are fresh
     return tally["done"], tally["failed"]
+
+
+def _to_make(thumbnailer: Thumbnailer, root: Path) -> tuple[list[Source], list[Source]]:
+    """The sources whose thumbnail is missing, and those whose thumbnail (made or failed) the index has not learnt."""
+    missing: list[Source] = []
+    unrecorded: list[Source] = []
+    for source in indexed_sources(root):
+        status = thumbnailer.status(source)
+        if status == "missing":
+            missing.append(source)
+        elif placeholders.needs_recording(source, status):
+            unrecorded.append(source)
+    return missing, unrecorded
 
 
 def register_job(thumbnailer: Thumbnailer, root: Path) -> None:

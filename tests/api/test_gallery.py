@@ -64,8 +64,9 @@ def test_album_page_shape_natural_order_and_sorts(scanned):
     assert photo == {"type": "photo", "name": "img1.jpg", "path": "trip/img1.jpg", "mtime": pytest.approx(NOW - 100),
                      "size": photo["size"], "width": 640, "height": 480, "originalUrl": "/api/file/trip/img1.jpg",
                      "takenAt": datetime.fromtimestamp(NOW - 100, UTC).astimezone().isoformat(timespec="seconds"),
-                     "duration": None,
-                     "thumbnailUrl": f"/api/thumbnail?path=trip%2Fimg1.jpg&v={int((NOW - 100) * 1000)}"}
+                     "duration": None, "placeholder": None,
+                     "thumbnailUrl": f"/api/thumbnail?path=trip%2Fimg1.jpg&v={int((NOW - 100) * 1000)}",
+                     "previewUrl": f"/api/preview?path=trip%2Fimg1.jpg&v={int((NOW - 100) * 1000)}"}
     assert names(scanned.get("/api/browse/trip?sort=name_desc")) == [
         "day 2", "img10.jpg", "IMG3.png", "img2.jpg", "img1.jpg", "disguised.jpg"]
     assert names(scanned.get("/api/browse/trip?sort=mtime_asc"))[1:] == [

@@ -59,8 +59,11 @@ def test_static_files_come_from_nginx_even_without_the_app(stack):
     first = requests.get(url, timeout=TIMEOUT)
     assert first.status_code == 200 and first.content == (STATIC_DIR / "js" / "events.js").read_bytes()
     assert "javascript" in first.headers["Content-Type"]  # ES modules are refused under any other type
-    assert "public" in first.headers["Cache-Control"] and "max-age=604800" in first.headers["Cache-Control"]
+    assert first.headers["Cache-Control"] == "no-cache"  # unversioned: revalidated on each use
+    assert first.headers["Content-Encoding"] == "gzip"  # requests decoded it: .content is the file's bytes
     assert "X-Request-Id" not in first.headers  # nginx answered, not Flask
+    versioned = requests.get(url + "?v=0123456789ab", timeout=TIMEOUT)  # the page writes the content hash here
+    assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     app.stop()
     assert requests.get(url, timeout=TIMEOUT).status_code == 200
     assert requests.get(proxy.url + "/gallery/health", timeout=TIMEOUT).status_code == 502

@@ -65,7 +65,8 @@ def test_the_wheel_keeps_shipped_files_inside_our_package(dist):
     names = zipfile.ZipFile(dist["wheel"]).namelist()
     assert not {name.split("/")[0] for name in names} & SHIPPED_DIRS
     for needed in ("services/shipped/gunicorn.conf.py", "services/shipped/templates/index.html",
-                   "services/shipped/static/js/app.js", "services/shipped/nginx/photonix-http.conf",
+                   "services/shipped/static/js/app.js", "services/shipped/static/sw.js",
+                   "services/shipped/static/img/icon-512.png", "services/shipped/nginx/photonix-http.conf",
                    "services/shipped/deploy/photonix.service", "blueprints/openapi.json", "wsgi.py"):
         assert needed in names, needed
 
@@ -150,7 +151,8 @@ def test_photonix_serve_from_root_serves_the_gallery_with_the_installed_files(se
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     assets = _Assets()
     assets.feed(page.text)
-    assert any(a.endswith(".js") for a in assets.found) and any(a.endswith(".css") for a in assets.found)
+    paths = [a.split("?")[0] for a in assets.found]  # static URLs carry their version: app.js?v=<hash>
+    assert any(a.endswith(".js") for a in paths) and any(a.endswith(".css") for a in paths)
     for asset in assets.found:
         answer = requests.get(url + "/" + asset.lstrip("/"), timeout=10)
         assert answer.status_code == 200, asset

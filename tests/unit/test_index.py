@@ -122,3 +122,18 @@ def test_natural_order_keys(indexer):
     index.scan()
     names = [m.name for m in Media.select().where(Media.folder_hash == path_hash("2024/trip")).order_by(Media.sort_key)]
     assert names == ["img2.jpg", "img10.jpg"]
+
+
+def test_a_file_added_within_the_same_mtime_tick_as_the_scan_is_still_found(indexer, tree):
+    """A file written just after a folder was listed may leave the folder's mtime unchanged (timestamps move
+    in clock ticks of a few ms, or seconds on some file systems): a recently changed folder's mtime is not
+    trusted, so the next browse lists it again."""
+    index, _ = indexer
+    folder_path = tree / "2024" / "trip"
+    os.utime(folder_path, ns=(time.time_ns(), time.time_ns()))  # just changed, as a copy in progress leaves it
+    index.scan()
+    before = folder_path.stat().st_mtime_ns
+    images.jpeg(folder_path / "img3.jpg", mtime=NOW)
+    os.utime(folder_path, ns=(before, before))  # the same tick: the folder's mtime did not move
+    index.refresh_folder("2024/trip")
+    assert media("2024/trip/img3.jpg") is not None

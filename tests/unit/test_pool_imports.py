@@ -36,7 +36,7 @@ from services.downloads import feeds, store
 
 before = set(sys.modules)
 for sample in samples:  # what the pool threads run
-    thumbnails._make_file(sample, folder / (sample.name + ".webp"), 500, 10**8, 10**9, thumbnails.PHOTO_FORMATS,
+    thumbnails._make_file(sample, folder / (sample.name + ".webp"), (500, 1500), 10**8, 10**9, thumbnails.PHOTO_FORMATS,
                           allowed_bytes=10**9)
     store.verify_image(sample, store.ImageLimits(min_bytes=1, min_width=1, min_height=1))
 feeds.parse_feed(b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'

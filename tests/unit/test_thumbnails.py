@@ -196,7 +196,7 @@ def test_max_pixels_is_checked_before_decoding(cache, tmp_path, loads):
 def render_bytes(path) -> int:
     """What the render of `path` holds at its peak, from its header (as _render reckons before decoding)."""
     with Image.open(path) as image:
-        thumbnails._draft(image, WIDTH)
+        thumbnails._draft(image, (WIDTH, 3 * WIDTH))
         return thumbnails._render_bytes(image)
 
 
