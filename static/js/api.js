@@ -1,12 +1,13 @@
 // One way to call the JSON API: relative URLs (so a sub-path prefix just works), the CSRF header on
 // unsafe cookie-authenticated requests, the short admin token as a Bearer header for admin calls, one
-// silent refresh of an expired login, and every error shown as a toast with the server's message.
+// silent refresh of an expired login, and every error shown as a toast in the reader's language (error-words.js).
 //
 //   const page = await api(`api/browse/${encodePath(path)}?page=2`);
 //   await api("api/settings", { method: "PUT", body: { siteTitle }, admin: true });
 //   session.addEventListener("login-required", showLogin);  // a gallery call needs a login
 //   session.addEventListener("admin-required", askSecret);  // the admin token is missing or expired
 
+import { describeError } from "./error-words.js";
 import { t } from "./i18n.js";
 import { toast } from "./toast.js";
 
@@ -20,7 +21,7 @@ let refreshing = null;
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body.message || t("error.unknown", { status }));
+    super(describeError({ status, body }));  // in the reader's language; body.message keeps the server's words
     Object.assign(this, { status, body, code: body.code || `HTTP_${status}`, field: body.field });
   }
 }

@@ -3,6 +3,7 @@
 
 import { api, AUTH_CODES, adminToken, clearAdminToken, session } from "./api.js";
 import { encodePath } from "./dom.js";
+import { failureNote } from "./failure.js";
 import { LiveEvents } from "./events.js";
 import { addStrings, detectLanguage, language, setLanguage, t } from "./i18n.js";
 import { lightbox } from "./lightbox.js";
@@ -75,7 +76,13 @@ const app = {
     document.getElementById("nav-logout").hidden = !(s.passwordEnabled && s.authenticated && s.role === "viewer");
     document.getElementById("nav-login").hidden = !(s.passwordEnabled && !s.authenticated && this.route !== "/login");
     document.getElementById("nav-downloads").hidden = !adminToken();
+    // Visitors see no way into what needs the admin secret unless the server has one, and then only in the footer.
+    document.getElementById("nav-settings").hidden = this.settings?.adminSecretConfigured !== true;
+    const searchable = this.readable() && this.route !== "/login";  // no search box a visitor cannot use
+    document.getElementById("search-form").hidden = !searchable;
+    document.getElementById("search-toggle").hidden = !searchable;
     const timeline = document.getElementById("nav-timeline");
+    timeline.hidden = !this.readable();
     if (this.route.startsWith("/timeline")) timeline.setAttribute("aria-current", "page");
     else timeline.removeAttribute("aria-current");
   },
@@ -96,9 +103,24 @@ const app = {
       return;
     }
     const [module, name, params] = resolve(route);
-    const view = await import(module);
-    if (ticket !== this.renders) return;  // the visitor moved on while the module loaded
-    this.view = view[name](container, { ...params, query: this.query }, this) || null;
+    let view = null;
+    try {
+      view = await import(module);
+      if (ticket !== this.renders) return;  // the visitor moved on while the module loaded
+      this.view = view[name](container, { ...params, query: this.query }, this) || null;
+    } catch (error) {
+      if (ticket !== this.renders) return;
+      console.error("Photonix: the view failed to open", error);
+      // A module that failed to load may stay failed in this page's module map: Retry reloads the page then.
+      const retry = view ? () => this.render() : () => location.reload();
+      this.view = { failed: true, onReconnect: retry };
+      container.replaceChildren(failureNote(error, { retry }));
+    }
+  },
+  // The event stream is back after a drop (the server restarted, the network returned): the chrome follows
+  // the server's current state, and the view refreshes itself (a failed view retries).
+  reconnected() {
+    this.refreshStatus().catch(() => {}).finally(() => this.view?.onReconnect?.());
   },
 };
 
@@ -125,7 +147,7 @@ function onKey(event) {
   if (app.view?.onKey && app.view.onKey(event)) return event.preventDefault();
   const key = event.key.toLowerCase();
   if (key === "s") {
-    document.getElementById("search-input").focus();
+    openSearch();
     event.preventDefault();
   } else if (key === "h") {
     app.navigate("#/");
@@ -141,6 +163,23 @@ export function toggleFullscreen(el) {
   else el.requestFullscreen?.().catch(() => {});
 }
 
+// Phones show the search box only after its icon is tapped (app.css); it folds away when the focus leaves it.
+function openSearch() {
+  document.querySelector(".topbar").classList.add("searching");
+  document.getElementById("search-toggle").setAttribute("aria-expanded", "true");
+  document.getElementById("search-input").focus();
+}
+
+function wirePhoneSearch() {
+  const form = document.getElementById("search-form");
+  document.getElementById("search-toggle").addEventListener("click", openSearch);
+  form.addEventListener("focusout", (event) => {
+    if (form.contains(event.relatedTarget)) return;
+    document.querySelector(".topbar").classList.remove("searching");
+    document.getElementById("search-toggle").setAttribute("aria-expanded", "false");
+  });
+}
+
 function wireChrome() {
   const select = document.getElementById("lang-select");
   select.value = language();
@@ -149,6 +188,7 @@ function wireChrome() {
     app.render();
   });
   wireSearchBox(app);
+  wirePhoneSearch();
   document.getElementById("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const input = document.getElementById("search-input");
@@ -164,10 +204,14 @@ function wireChrome() {
     if (app.readable()) app.live.start();
     app.render();
   });
-  const dot = document.getElementById("live-dot");
-  app.live.addEventListener("state", (event) => {
-    dot.dataset.state = event.detail;
-    dot.title = t(`live.${event.detail}`);
+  app.live.addEventListener("state", (event) => dotState(event.detail));
+  let dropped = false;  // the stream was lost since it last opened
+  app.live.addEventListener("state", ({ detail }) => {
+    if (detail === "backoff") dropped = true;
+    else if (detail === "open" && dropped) {
+      dropped = false;
+      app.reconnected();
+    }
   });
   app.live.addEventListener("login-required", (event) => app.goLogin(event.detail));
   app.live.addEventListener("resync", () => app.render());
@@ -189,6 +233,7 @@ function wireChrome() {
 async function boot() {
   setLanguage(detectLanguage());
   wireChrome();
+  dotState("stopped");  // the dot says so in words until the stream (or the login) tells more
   try {
     await app.refreshStatus();
   } catch {
@@ -203,6 +248,7 @@ function dotState(state) {
   const dot = document.getElementById("live-dot");
   dot.dataset.state = state;
   dot.title = t(`live.${state}`);
+  document.getElementById("live-dot-label").textContent = dot.title;  // the state as text, for screen readers
 }
 
 window.photonix = app;  // for the console and the browser tests

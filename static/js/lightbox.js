@@ -1,5 +1,7 @@
-// The lightbox: one photo (or a video with native controls) at a time over the page, ←/→ and swipe,
-// Esc, pinch/double-tap/double-click zoom with drag, neighbours preloaded, the original downloadable.
+// The lightbox: a modal dialog over the page with one photo (its thumbnail at once, then its preview; the original
+// only when zoomed past the preview or downloaded) or one video with native controls. ←/→, swipe and ‹ › on
+// both, Esc, zoom, a slideshow, the details panel; the neighbours' previews (never originals) are fetched ahead.
+// Focus moves into the dialog, Tab stays inside, and closing gives focus back to the tile that opened it.
 //
 //   lightbox.open(items, index, { loadMore: async () => items })   // loadMore: fetch the next page
 //
@@ -7,30 +9,33 @@
 
 import { h } from "./dom.js";
 import { addStrings, t } from "./i18n.js";
+import { icon } from "./icons.js";
+import { Gestures } from "./lightbox-gestures.js";
+import { PhotoView } from "./lightbox-photo.js";
+import { Previews } from "./lightbox-previews.js";
+import { Slideshow } from "./slideshow.js";
 import { InfoPanel } from "./views/info-panel.js";
 
-const SWIPE_PX = 50;
-const MAX_ZOOM = 5;
-const DOUBLE_TAP_MS = 300;
+const PRELOAD_OFFSETS = [1, -1, 2];
+const FOCUSABLE = "button, a[href], select, video[controls], [tabindex]:not([tabindex='-1'])";
 
 addStrings({
   en: { "lightbox.prev": "Previous (←)", "lightbox.next": "Next (→)", "lightbox.close": "Close (Esc)",
     "lightbox.download": "Download original", "lightbox.fullscreen": "Fullscreen (F)", "lightbox.position": "{n} / {total}",
-    "lightbox.info": "Details (I)" },
+    "lightbox.info": "Details (I)", "lightbox.loading": "Loading a sharper image" },
   "zh-CN": { "lightbox.prev": "上一张 (←)", "lightbox.next": "下一张 (→)", "lightbox.close": "关闭 (Esc)",
     "lightbox.download": "下载原图", "lightbox.fullscreen": "全屏 (F)", "lightbox.position": "{n} / {total}",
-    "lightbox.info": "详细信息 (I)" },
+    "lightbox.info": "详细信息 (I)", "lightbox.loading": "正在加载清晰图像" },
 });
 
 class Lightbox {
   constructor() {
     this.items = [];
     this.index = 0;
-    this.zoom = { scale: 1, x: 0, y: 0 };
-    this.pointers = new Map();
-    this.gesture = null;
-    this.lastTap = 0;
     this.infoOpen = false;
+    this.photo = null;
+    this.media = null;
+    this.inert = [];
   }
 
   get root() {
@@ -42,68 +47,127 @@ class Lightbox {
   }
 
   open(items, index, { loadMore = null } = {}) {
+    if (this.isOpen()) this.close({ refocus: false });
     Object.assign(this, { items, index, loadMore });
+    const active = document.activeElement;
+    this.opener = active?.closest?.("[data-path]") ? active : null;
+    this.openedPath = items[index]?.path;
+    this.previews = new Previews({ onChange: (path) => { if (path === this.items[this.index]?.path) this.state(); } });
     this.build();
     this.root.hidden = false;
-    document.body.style.overflow = "hidden";
+    this.modal(true);
     this.show();
+    this.root.focus();
   }
 
-  close() {
+  close({ refocus = true } = {}) {
     if (!this.isOpen()) return;
+    this.slideshow.stop();
     this.root.querySelector("video")?.pause();
     this.info?.hide();
+    this.resizer?.disconnect();
+    this.photo?.dispose();
+    this.previews.dispose();
     this.root.hidden = true;
     this.root.replaceChildren();
-    document.body.style.overflow = "";
+    this.photo = this.media = null;
+    this.modal(false);
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    if (refocus) this.returnFocus();
+  }
+
+  // The page behind is inert (no focus, no clicks, hidden from screen readers) while the dialog is open.
+  modal(on) {
+    document.documentElement.classList.toggle("lightbox-open", on);
+    document.body.style.overflow = on ? "hidden" : "";
+    for (const el of this.inert) el.inert = false;
+    this.inert = on ? [...document.body.children].filter((el) => el !== this.root && el.id !== "toasts" && !el.inert) : [];
+    for (const el of this.inert) el.inert = true;
+  }
+
+  returnFocus() {
+    const tile = this.opener?.isConnected ? this.opener
+      : document.querySelector(`#view .media-card[data-path="${CSS.escape(this.openedPath || "")}"]`);
+    tile?.focus();
   }
 
   build() {
+    const root = this.root;
+    this.wire(root);
+    Object.assign(root, { tabIndex: -1 });
+    root.setAttribute("role", "dialog");
+    root.setAttribute("aria-modal", "true");
     this.caption = h("span", { class: "caption", id: "lightbox-caption" });
     this.position = h("span", { class: "count", id: "lightbox-position" });
-    this.download = h("a", { class: "button", id: "lightbox-download", download: "", title: t("lightbox.download") }, "⤓");
+    this.download = h("a", { class: "button icon-button", id: "lightbox-download", download: "",
+      title: t("lightbox.download"), "aria-label": t("lightbox.download") }, icon("download"));
+    this.spinner = h("div", { class: "lightbox-spinner", role: "progressbar", "aria-label": t("lightbox.loading"), hidden: true });
     this.stage = h("div", { class: "lightbox-stage" });
-    const button = (cls, label, action, text) => h("button", { class: `button ${cls}`, type: "button", title: label,
-      "aria-label": label, onclick: action }, text);
     this.info = new InfoPanel();
-    this.infoButton = button("info-toggle", t("lightbox.info"), () => this.toggleInfo(), "i");
+    this.infoButton = button("info-toggle", t("lightbox.info"), () => this.toggleInfo(), "info");
     this.infoButton.id = "lightbox-info";
     this.infoButton.setAttribute("aria-controls", this.info.element.id);
-    this.root.replaceChildren(
-      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.infoButton, this.download,
-        button("", t("lightbox.fullscreen"), () => this.fullscreen(), "⛶"),
-        button("", t("lightbox.close"), () => this.close(), "✕")),
+    this.slideshow = new Slideshow({ next: () => this.step(1), media: () => this.media, onState: () => this.state() });
+    const close = button("", t("lightbox.close"), () => this.close(), "close");
+    close.id = "lightbox-close";
+    root.replaceChildren(
+      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.slideshow.element, this.infoButton,
+        this.download, button("", t("lightbox.fullscreen"), () => this.fullscreen(), "fullscreen"), close),
       h("div", { class: "lightbox-body" }, this.stage, this.info.element),
     );
-    this.stage.append(button("nav prev", t("lightbox.prev"), () => this.step(-1), "‹"),
-      button("nav next", t("lightbox.next"), () => this.step(1), "›"));
-    this.stage.addEventListener("pointerdown", (e) => this.pointerDown(e));
-    this.stage.addEventListener("pointermove", (e) => this.pointerMove(e));
-    for (const type of ["pointerup", "pointercancel", "pointerleave"]) this.stage.addEventListener(type, (e) => this.pointerUp(e));
-    this.stage.addEventListener("dblclick", (e) => this.toggleZoom(e));
-    this.stage.addEventListener("wheel", (e) => { e.preventDefault(); this.setZoom(this.zoom.scale * (e.deltaY < 0 ? 1.2 : 1 / 1.2)); },
-      { passive: false });
+    this.stage.append(button("nav prev", t("lightbox.prev"), () => this.step(-1), "prev"),
+      button("nav next", t("lightbox.next"), () => this.step(1), "next"), this.spinner);
+    this.gestures = new Gestures(this.stage, this);
+    this.resizer = new ResizeObserver(() => this.photo?.relayout());
+    this.resizer.observe(this.stage);
+  }
+
+  // Listeners on the lasting #lightbox element and the document, added once.
+  wire(root) {
+    if (this.wired) return;
+    this.wired = true;
+    root.addEventListener("keydown", (event) => this.trapTab(event));
+    root.addEventListener("pointerdown", (event) => {
+      if (!event.target.closest(".slideshow-controls")) this.slideshow?.pause();  // any touch or click holds the show
+    }, true);
+    document.addEventListener("focusin", (event) => {
+      if (this.isOpen() && !this.root.contains(event.target)) this.root.focus();
+    });
   }
 
   show() {
     const item = this.items[this.index];
     if (!item) return;
-    this.stage.querySelector(".lightbox-media")?.remove();
-    const media = item.type === "video"
-      ? h("video", { class: "lightbox-media", src: item.originalUrl, controls: true, autoplay: true, preload: "metadata",
-        playsinline: true })
-      : h("img", { class: "lightbox-media", src: item.originalUrl, alt: item.name, draggable: "false" });
-    this.stage.prepend(media);
-    this.media = media;
-    this.resetZoom();
+    this.photo?.dispose();
+    this.media?.remove();
+    this.photo = item.type === "video" ? null : new PhotoView(item, { previews: this.previews, onChange: () => this.state() });
+    this.media = this.photo?.element || h("video", { class: "lightbox-media", src: item.originalUrl,
+      poster: item.previewUrl || item.thumbnailUrl, controls: true, autoplay: true, preload: "metadata", playsinline: true });
+    this.stage.prepend(this.media);
+    this.photo?.start(this.stage);
     this.caption.textContent = item.name;
     this.position.textContent = t("lightbox.position", { n: this.index + 1, total: this.items.length });
     this.download.href = item.originalUrl;
     this.download.setAttribute("download", item.name);
     this.root.dataset.path = item.path;
+    this.root.setAttribute("aria-label", item.name);
+    this.state();
     this.showInfo();
     this.preload();
+    this.slideshow.shown();
+  }
+
+  // What is on screen, for the CSS and the tests: zoom, quality (thumb/preview/original/video), loading, the
+  // preview's state (loading/busy/ready/broken/failed, "none" without one), the slideshow's.
+  state() {
+    const photo = this.photo;
+    const data = this.root.dataset;
+    data.preview = this.previews.state(this.items[this.index]?.path) || "none";
+    data.zoom = String(photo ? Math.round(photo.zoom.scale * 100) / 100 : 1);
+    data.quality = photo ? photo.quality : "video";
+    data.loading = String(!!photo?.loading);
+    data.slideshow = this.slideshow.state;
+    this.spinner.hidden = !photo?.loading;
   }
 
   toggleInfo() {
@@ -117,22 +181,30 @@ class Lightbox {
     else this.info.hide();
   }
 
+  // The neighbours' previews, so the next step shows a sharp photo at once; everything further away is dropped.
   preload() {
-    for (const offset of [1, -1, 2]) {
+    const keep = [this.items[this.index].path];
+    for (const offset of PRELOAD_OFFSETS) {
       const item = this.items[this.index + offset];
-      if (item && item.type !== "video") new Image().src = item.originalUrl;
+      if (!item || item.type === "video" || !item.previewUrl) continue;
+      this.previews.get(item);
+      keep.push(item.path);
     }
+    this.previews.keep(keep);
   }
 
+  /** Move by `delta` items (loading the next page at the end); true when another item is now shown. */
   async step(delta) {
     let target = this.index + delta;
     if (target >= this.items.length && this.loadMore) {
       this.items = await this.loadMore();
     }
+    if (!this.isOpen()) return false;
     target = Math.max(0, Math.min(this.items.length - 1, target));
-    if (target === this.index) return;
+    if (target === this.index) return false;
     this.index = target;
     this.show();
+    return true;
   }
 
   fullscreen() {
@@ -142,7 +214,11 @@ class Lightbox {
 
   onKey(event) {
     const key = event.key;
-    if (key === "ArrowRight") this.step(1);
+    if (key !== " ") this.slideshow.pause();
+    if (key === " ") {
+      if (event.target.closest?.("button, a, select, video")) return false;  // Space presses the focused control
+      this.slideshow.toggle();
+    } else if (key === "ArrowRight") this.step(1);
     else if (key === "ArrowLeft") this.step(-1);
     else if (key === "Escape") this.close();
     else if (key === "f" || key === "F") this.fullscreen();
@@ -153,85 +229,26 @@ class Lightbox {
     return true;
   }
 
-  // Touch and mouse: one pointer swipes (or drags a zoomed photo), two pointers pinch.
-  pointerDown(event) {
-    if (event.target.closest("button") || this.media?.tagName === "VIDEO") return;
-    try {
-      this.stage.setPointerCapture(event.pointerId);  // keep the gesture when the finger leaves the stage
-    } catch {
-      // not an active pointer (synthetic events): the gesture still works without capture
-    }
-    this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
-    if (this.pointers.size === 2) {
-      this.gesture = { kind: "pinch", distance: this.distance(), scale: this.zoom.scale };
-    } else if (this.pointers.size === 1) {
-      this.gesture = { kind: "pan", x: event.clientX, y: event.clientY, startX: this.zoom.x, startY: this.zoom.y };
-      if (event.pointerType === "touch") this.doubleTap(event);
-    }
-  }
-
-  pointerMove(event) {
-    if (!this.pointers.has(event.pointerId) || !this.gesture) return;
-    this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
-    if (this.gesture.kind === "pinch" && this.pointers.size === 2) {
-      this.setZoom(this.gesture.scale * this.distance() / this.gesture.distance);
-    } else if (this.gesture.kind === "pan" && this.zoom.scale > 1) {
-      this.zoom.x = this.gesture.startX + event.clientX - this.gesture.x;
-      this.zoom.y = this.gesture.startY + event.clientY - this.gesture.y;
-      this.applyZoom();
+  // Tab and Shift+Tab go round the dialog's controls and never leave it.
+  trapTab(event) {
+    if (event.key !== "Tab") return;
+    const controls = [...this.root.querySelectorAll(FOCUSABLE)].filter((el) => !el.disabled && el.getClientRects().length);
+    if (!controls.length) return;
+    const [first, last] = [controls[0], controls[controls.length - 1]];
+    const active = document.activeElement;
+    if (event.shiftKey && (active === first || active === this.root)) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && active === last) {
+      first.focus();
+      event.preventDefault();
     }
   }
+}
 
-  pointerUp(event) {
-    if (!this.pointers.has(event.pointerId)) return;
-    this.pointers.delete(event.pointerId);
-    const gesture = this.gesture;
-    if (this.pointers.size > 0) return;
-    this.gesture = null;
-    if (gesture?.kind === "pan" && this.zoom.scale <= 1) {
-      const dx = event.clientX - gesture.x;
-      const dy = event.clientY - gesture.y;
-      if (Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) this.step(dx < 0 ? 1 : -1);
-      else if (dy > SWIPE_PX * 2 && Math.abs(dy) > Math.abs(dx)) this.close();  // swipe down closes
-    }
-  }
-
-  doubleTap(event) {
-    const now = Date.now();
-    if (now - this.lastTap < DOUBLE_TAP_MS) {
-      this.toggleZoom(event);
-      this.lastTap = 0;
-    } else {
-      this.lastTap = now;
-    }
-  }
-
-  distance() {
-    const [a, b] = [...this.pointers.values()];
-    return Math.hypot(a.x - b.x, a.y - b.y) || 1;
-  }
-
-  toggleZoom() {
-    this.setZoom(this.zoom.scale > 1 ? 1 : 2.5);
-  }
-
-  setZoom(scale) {
-    this.zoom.scale = Math.max(1, Math.min(MAX_ZOOM, scale));
-    if (this.zoom.scale === 1) { this.zoom.x = 0; this.zoom.y = 0; }
-    this.applyZoom();
-  }
-
-  resetZoom() {
-    this.zoom = { scale: 1, x: 0, y: 0 };
-    this.applyZoom();
-  }
-
-  applyZoom() {
-    if (!this.media) return;
-    const { scale, x, y } = this.zoom;
-    this.media.style.transform = scale === 1 ? "" : `translate(${x}px, ${y}px) scale(${scale})`;
-    if (this.root) this.root.dataset.zoom = String(Math.round(scale * 100) / 100);
-  }
+function button(cls, label, action, iconName) {
+  return h("button", { class: `button icon-button ${cls}`.trim(), type: "button", title: label, "aria-label": label,
+    onclick: action }, icon(iconName));
 }
 
 export const lightbox = new Lightbox();

@@ -15,10 +15,10 @@ def test_the_shell_loads_the_app_from_this_server_only(client):
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert '<base href="/">' in html
-    assert '<script type="module" src="static/js/app.js"></script>' in html
+    assert re.search(r'<script type="module" src="static/js/app\.js\?v=[0-9a-f]{12}"></script>', html)
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from another host (no CDN)
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "default-src 'self'" in policy and "unsafe" not in policy
+    assert "script-src 'self' 'sha256-" in policy and "default-src 'self'" in policy and "unsafe" not in policy
     assert response.headers["Cache-Control"] == "no-cache"
 
 

@@ -260,6 +260,27 @@ def test_search_filters_become_chips_with_suggestions_and_errors_in_the_ui_langu
     expect(page.locator(".search-error")).to_have_text("“abc”不是 year: 的有效值（例如 year:2024）。")
 
 
+def test_a_suggestion_chosen_before_the_values_arrive_stays_chosen(server, page):
+    """The filter values come from the server after the names are shown: their arrival redraws the list, which
+    used to drop the option the reader had moved to, so Enter searched for the half-typed word."""
+    held = []
+    page.route("**/api/search/filters*", lambda route: held.append(route))
+    open_gallery(page, server)
+    search = page.locator("#search-input")
+    search.click()
+    search.press_sequentially("ye")
+    expect(page.locator("#search-suggestions [role=option]")).to_have_text([re.compile(r"^year:")])
+    search.press("ArrowDown")
+    expect(page.locator("#search-suggestions [role=option]")).to_have_attribute("aria-selected", "true")
+    assert held, "the values were asked for when the box got the focus"
+    with page.expect_response("**/api/search/filters*"):
+        held[0].continue_()  # the values arrive now, with the option chosen
+    expect(page.locator("#search-suggestions [role=option]")).to_have_attribute("aria-selected", "true")
+    search.press("Enter")
+    expect(search).to_have_value("year:")
+    assert page.evaluate("location.hash") in ("", "#/")
+
+
 def test_exposure_and_duration_lines_leave_out_what_is_unknown(server, page):
     open_gallery(page, server)
     lines = page.evaluate("""async () => {

@@ -14,7 +14,8 @@ addStrings({
     "admin.title": "Administrator", "admin.prompt": "Enter the server's admin secret (PHOTONIX_ADMIN_SECRET).",
     "admin.secret": "Admin secret", "admin.submit": "Unlock", "admin.expired": "The admin session ended. Enter the secret again.",
     "admin.notConfigured": "This server has no admin secret: set PHOTONIX_ADMIN_SECRET and restart it.",
-    "admin.remaining": "Wrong secret. {count} attempts left before a lock.", "admin.locked": "Too many attempts. Try again in {time}.",
+    "admin.remaining": { one: "Wrong secret. {count} attempt left before a lock.",
+      other: "Wrong secret. {count} attempts left before a lock." }, "admin.locked": "Too many attempts. Try again in {time}.",
   },
   "zh-CN": {
     "admin.title": "管理员", "admin.prompt": "请输入服务器的管理员密钥（PHOTONIX_ADMIN_SECRET）。",

@@ -12,8 +12,10 @@ addStrings({
     "dl.col.next": "Next run", "dl.col.last": "Last run", "dl.col.stats": "Counters", "dl.col.error": "Last error",
     "dl.col.actions": "Actions",
     "dl.status.running": "running", "dl.status.paused": "paused", "dl.active": "active now",
+    "dl.state.failing": "failing", "dl.state.failingTitle": "Enabled; its last run failed: {error}",
     "dl.minutes": "{n} min", "dl.never": "never", "dl.cookie": "cookie set",
-    "dl.stats": "{saved} saved · {failed} failed · {entries} entries · {bytes}",
+    "dl.stats": { of: "entries", one: "{saved} saved · {failed} failed · {entries} entry · {bytes}",
+      other: "{saved} saved · {failed} failed · {entries} entries · {bytes}" },
     "dl.act.run": "Run now", "dl.act.pause": "Pause", "dl.act.resume": "Resume", "dl.act.edit": "Edit",
     "dl.act.preview": "Preview", "dl.act.logs": "Logs", "dl.act.delete": "Delete",
     "dl.progress.queued": "queued…",
@@ -25,6 +27,7 @@ addStrings({
     "dl.col.next": "下次运行", "dl.col.last": "上次运行", "dl.col.stats": "计数", "dl.col.error": "最近错误",
     "dl.col.actions": "操作",
     "dl.status.running": "运行中", "dl.status.paused": "已暂停", "dl.active": "正在下载",
+    "dl.state.failing": "出错", "dl.state.failingTitle": "已启用；上次运行失败：{error}",
     "dl.minutes": "{n} 分钟", "dl.never": "从未", "dl.cookie": "已设置 Cookie",
     "dl.stats": "已保存 {saved} · 失败 {failed} · 条目 {entries} · {bytes}",
     "dl.act.run": "立即运行", "dl.act.pause": "暂停", "dl.act.resume": "恢复", "dl.act.edit": "编辑",
@@ -49,7 +52,7 @@ export function taskRow(task, progress, { albumHash, onAction }) {
       h("small", { class: "dl-sub" }, [task.targetFolder, task.category, ...task.tags].filter(Boolean).join(" · ")),
       task.hasCookie ? h("small", { class: "badge" }, t("dl.cookie")) : null),
     cell("feed", h("span", { class: "dl-url", title: task.feedUrl }, task.feedUrl)),
-    cell("status", h("span", { class: `badge dl-${task.status}` }, t(`dl.status.${task.status}`)),
+    cell("status", stateBadge(task, active),
       active ? h("span", { class: "badge dl-busy" }, t("dl.active")) : null,
       h("div", { class: "dl-progress", "data-progress": progress?.phase || "" }, progressText(progress))),
     cell("interval", t("dl.minutes", { n: task.interval })),
@@ -59,6 +62,20 @@ export function taskRow(task, progress, { albumHash, onAction }) {
       t("dl.stats", { saved: s.imagesSaved, failed: s.imagesFailed, entries: s.entriesSeen, bytes: formatBytes(s.bytesSaved) })),
     cell("error", task.lastError ? h("span", { class: "dl-error" }, task.lastError) : ""),
     cell("actions", h("div", { class: "dl-row-actions" }, actionButtons(task, onAction))));
+}
+
+// What the task is doing, in words that match it: paused; running (now, or enabled and last run fine); failing
+// (enabled, idle, and its last run failed: "running" would say all is well).
+export function taskState(task, active) {
+  if (task.status === "paused") return "paused";
+  return !active && task.lastError ? "failing" : "running";
+}
+
+function stateBadge(task, active) {
+  const state = taskState(task, active);
+  if (state !== "failing") return h("span", { class: `badge dl-${state}`, "data-state": state }, t(`dl.status.${state}`));
+  return h("span", { class: "badge danger dl-failing", "data-state": state,
+    title: t("dl.state.failingTitle", { error: task.lastError }) }, t("dl.state.failing"));
 }
 
 function cell(name, ...children) {

@@ -9,7 +9,8 @@ import { countdown } from "./countdown.js";
 addStrings({
   en: {
     "login.title": "This gallery is private", "login.password": "Password", "login.submit": "Log in",
-    "login.remaining": "Wrong password. {count} attempts left before a lock.",
+    "login.remaining": { one: "Wrong password. {count} attempt left before a lock.",
+      other: "Wrong password. {count} attempts left before a lock." },
     "login.lockNext": "Wrong password. The next failure locks logins for {seconds} s.",
     "login.locked": "Too many failed attempts. Try again in", "login.expired": "Your session ended. Log in again.",
     "login.admin": "Administrator", "login.noPassword": "This gallery has no password.", "login.open": "Open the gallery",
@@ -45,7 +46,9 @@ export function mount(container, { query }, app) {
   const form = h("form", { class: "card", id: "login-form", onsubmit: submit },
     h("h2", {}, app.settings?.siteTitle || "Photonix"), h("p", { class: "muted" }, t("login.title")),
     h("label", {}, t("login.password"), input), button, message,
-    h("a", { href: "#/settings", class: "muted" }, t("login.admin")));
+    // The owner's way to the settings, only where the server has an admin secret (visitors have no use for it)
+    app.settings?.adminSecretConfigured
+      ? h("a", { href: "#/settings", class: "muted", id: "login-admin" }, t("login.admin")) : null);
   page.append(form);
   setTimeout(() => input.focus(), 0);
 

@@ -128,23 +128,25 @@ class SearchAssist {
       this.known = null;  // suggestions of filter names still work; values come with the next focus
       this.fetchedAt = 0;
     }
-    if (document.activeElement === this.input) this.update();
+    if (document.activeElement === this.input) this.update({ keepChoice: true });
   }
 
-  update() {
+  update({ keepChoice = false } = {}) {
     const query = this.input.value;
     this.list.setAttribute("aria-label", t("search.suggestions"));
     this.hint.textContent = t("search.hint", { list: (this.known?.filters || FILTERS).map((f) => f.example).join(" · ") });
     this.chips.replaceChildren(filterChips(query, (rest) => this.removed(rest), { complete: true }));
+    // When the values arriving from the server redraw the list, the option the reader moved to stays chosen:
+    // Enter then takes it instead of searching for the half-typed word. Typing starts afresh.
+    const chosen = keepChoice ? this.options[this.active]?.insert : undefined;
     this.options = this.suggest(query.slice(0, this.input.selectionStart ?? query.length));
-    this.active = -1;
     this.list.replaceChildren(...this.options.map((option, index) => h("li", {
       role: "option", id: `search-option-${index}`, class: "suggestion", "aria-selected": "false",
       dataset: { value: option.insert }, onclick: () => this.apply(option),
     }, option.label, option.note ? h("span", { class: "muted" }, ` ${option.note}`) : null)));
     this.element.hidden = false;
     this.input.setAttribute("aria-expanded", String(this.options.length > 0));
-    this.input.removeAttribute("aria-activedescendant");
+    this.setActive(chosen === undefined ? -1 : this.options.findIndex((option) => option.insert === chosen));
   }
 
   // Options for the word being typed: filter names for a partial name, existing values after "name:".

@@ -6,15 +6,15 @@
 import { api } from "../api.js";
 import { monthTitle, shortMonth } from "../dates.js";
 import { h } from "../dom.js";
+import { failureNote } from "../failure.js";
 import { addStrings, t } from "../i18n.js";
+import { GridLayout, estimateHeight } from "../layout.js";
 import { lightbox } from "../lightbox.js";
 import { ThumbLoader } from "../thumbs.js";
 import { mediaCard } from "./cards.js";
 
 const MONTH_LIMIT = 200;
 const NEAR = "1200px 0px";
-const CARD_PX = 220;  // --thumb on a wide screen; the estimate only has to be roughly right
-const GAP_PX = 10;
 
 addStrings({
   en: {
@@ -56,8 +56,9 @@ class Timeline {
 
   async start() {
     const query = this.path ? `?path=${encodeURIComponent(this.path)}` : "";
-    const answer = await api(`api/timeline${query}`).catch(() => null);
+    const answer = await api(`api/timeline${query}`, { quiet: true }).catch((error) => this.fail(error));
     if (!answer || this.disposed) return;
+    this.failed = false;
     this.months = answer.months.map((entry) => new Month(this, entry));
     const total = this.months.reduce((sum, month) => sum + month.count, 0);
     this.counter.textContent = t("timeline.count", { count: total });
@@ -66,6 +67,20 @@ class Timeline {
     this.drawScrubber();
     this.resizePlaceholders();
     for (const month of this.months) this.near.observe(month.element);
+  }
+
+  // A failed load keeps the toolbar and says why, with Retry (failure.js); app.js retries when the stream is back.
+  fail(error) {
+    this.failed = true;
+    this.note = failureNote(error, { retry: () => this.onReconnect() });
+    if (!this.disposed) this.emptyNote.before(this.note);
+    return null;
+  }
+
+  onReconnect() {
+    if (!this.failed) return;
+    this.note?.remove();
+    this.start();
   }
 
   onNear(entries) {
@@ -100,10 +115,7 @@ class Timeline {
 
   resizePlaceholders() {
     const width = this.list.clientWidth || window.innerWidth;
-    const cell = Number.parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--thumb")) || CARD_PX;
-    const columns = Math.max(1, Math.floor((width + GAP_PX) / (cell + GAP_PX)));
-    const side = (width - GAP_PX * (columns - 1)) / columns;
-    for (const month of this.months) month.estimate(columns, side + GAP_PX);
+    for (const month of this.months) month.estimate(width);
   }
 
   dispose() {
@@ -122,7 +134,8 @@ class Month {
     this.key = `${year}-${String(month).padStart(2, "0")}`;
     this.heading = h("h3", { class: "month-title", tabindex: "-1" }, monthTitle(year, month),
       h("span", { class: "count" }, String(count)));
-    this.grid = h("div", { class: "grid month-grid", dataset: { layout: "grid" } });
+    this.grid = h("div", { class: "grid month-grid" });
+    this.layout = new GridLayout(this.grid);
     this.sentinel = h("div", { class: "month-more" });
     this.element = h("section", { class: "month", id: `month-${this.key}`, dataset: { month: this.key, state: "idle" } },
       this.heading, this.grid);
@@ -132,8 +145,9 @@ class Month {
   }
 
   // The grid keeps the height of all its photos, loaded or not, so the page does not jump as months load.
-  estimate(columns, rowPx) {
-    this.grid.style.minHeight = `${Math.ceil(this.count / columns) * rowPx}px`;
+  estimate(width) {
+    if (this.page >= this.totalPages && this.page > 0) return;  // all loaded: its own height is the real one
+    this.grid.style.minHeight = `${estimateHeight(this.grid, this.count, width)}px`;
   }
 
   loadNext() {
@@ -156,9 +170,10 @@ class Month {
     if (this.timeline.disposed) return;
     this.page = answer.page;
     this.totalPages = answer.totalPages;
-    for (const item of answer.items) {
-      this.grid.append(mediaCard(item, this.items.push(item) - 1, this.timeline.thumbs, (index) => this.open(index)));
-    }
+    const cards = answer.items.map((item) => mediaCard(item, this.items.push(item) - 1, this.timeline.thumbs,
+      (index) => this.open(index)));
+    this.grid.append(...cards);
+    this.layout.add(cards);
     const done = this.page >= this.totalPages;
     this.element.dataset.state = done ? "loaded" : "partial";
     if (done) {
@@ -178,5 +193,6 @@ class Month {
 
   dispose() {
     this.more.disconnect();
+    this.layout.dispose();
   }
 }
