@@ -130,7 +130,7 @@ class Indexer:
         if row is not None and row.mtime == mtime:
             return
         stats = ScanStats()
-        self._sync(rel, stats)
+        self._sync(rel, stats, settle=False)
         update_aggregates(stats.changed_folders)
 
     def media(self, rel: str) -> Media | None:
@@ -141,8 +141,10 @@ class Indexer:
             row = Media.get_or_none(Media.path_hash == path_hash(rel))
         return row
 
-    def _sync(self, rel: str, stats: ScanStats) -> list[str]:
-        """Bring one folder's rows in step with the disk; returns its child folders to walk."""
+    def _sync(self, rel: str, stats: ScanStats, settle: bool = True) -> list[str]:
+        """Bring one folder's rows in step with the disk; returns its child folders to walk. With `settle`
+        false (a browse's refresh) nothing is written unless a file or sub-folder changed: a read must not
+        need the write lock just to record a folder's new mtime (the scan does that)."""
         listing = run_cpu(scanner.list_folder, self.root, rel)
         if listing is None:
             if _remove_tree(rel):
@@ -151,8 +153,10 @@ class Indexer:
         change = self._media_change(rel, listing.files)
         stats.count(change, len(listing.files))
         children = [f"{rel}/{name}" if rel else name for name in listing.folders]
-        if self._stored_mtime(rel) == listing.mtime and not change.rows and not change.gone:
-            return children  # same folder mtime, so the same sub-folders; no file changed: nothing to write
+        stored = self._stored_mtime(rel)
+        if not change.rows and not change.gone and (stored == listing.mtime or (
+                not settle and stored is not None and _children_known(rel, listing.folders))):
+            return children  # no file or sub-folder changed: nothing to write
         # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
         with write_transaction() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
             _write_media(change)
@@ -285,6 +289,11 @@ def _ensure_folder(rel: str) -> None:
     name = name_of(rel)
     Folder.insert(path_hash=path_hash(rel), path=rel, parent_hash=None if parent is None else path_hash(parent),
                   name=name, sort_key=natural_key(name), name_folded=fold(name)).on_conflict_ignore().execute()
+
+
+def _children_known(rel: str, names: list[str]) -> bool:
+    known = {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
+    return known == set(names)
 
 
 def _sync_children(rel: str, names: list[str]) -> bool:

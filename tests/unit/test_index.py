@@ -1,11 +1,13 @@
 """The index against real folder trees: adds, removals, modifications, covers, counts, odd names."""
 
+import contextlib
 import os
 import time
 
 import pytest
 
 from models import Folder, Media
+from services.gallery import index as index_module
 from services.gallery.index import Indexer
 from services.gallery.keys import path_hash
 from tests.support import images
@@ -137,3 +139,22 @@ def test_a_file_added_within_the_same_mtime_tick_as_the_scan_is_still_found(inde
     os.utime(folder_path, ns=(before, before))  # the same tick: the folder's mtime did not move
     index.refresh_folder("2024/trip")
     assert media("2024/trip/img3.jpg") is not None
+
+
+def test_a_browse_of_a_folder_whose_files_did_not_change_writes_nothing(indexer, tree, monkeypatch):
+    """A read must not need the write lock (another process may hold it for seconds): the refresh a browse runs
+    writes only when it found a change; recording a folder's new mtime is the scan's job."""
+    index, _ = indexer
+    folder_path = tree / "2024" / "trip"
+    os.utime(folder_path, ns=(time.time_ns(), time.time_ns()))  # just changed: its mtime is not trusted yet
+    index.scan()
+    writes = []
+    monkeypatch.setattr(index_module, "write_transaction", lambda: writes.append(1) or contextlib.nullcontext())
+    index.refresh_folder("2024/trip")  # listed again (the mtime was racy), nothing changed
+    later = folder_path.stat().st_mtime + 60
+    os.utime(folder_path, (later, later))  # touched, nothing added
+    index.refresh_folder("2024/trip")
+    assert writes == []
+    images.jpeg(folder_path / "img3.jpg", mtime=NOW)
+    index.refresh_folder("2024/trip")
+    assert writes and media("2024/trip/img3.jpg") is not None
