@@ -196,6 +196,12 @@ class Listing {
       this.more.hidden = true;
     }
     if (this.page < this.totalPages && this.sentinelVisible()) this.next();
+    // Observed anew, it reports its state once more: a report that came while this page loaded was dropped
+    // above, and a sentinel that stays in view never reports again (a fling stalled at 200 of 300 cards).
+    else if (this.page > 0 && !this.disposed) {
+      this.scroller.unobserve(this.sentinel);
+      this.scroller.observe(this.sentinel);
+    }
   }
 
   // The first page failed: the note, with Retry (and a link up for a missing album); a later page: a short
