@@ -24,6 +24,7 @@ WORKLOADS = (
     Workload("auth", "7 Auth path", "bench.auth"),
     Workload("soak", "8 Soak (issue 10)", "bench.soak"),
     Workload("details", "9 Details (issue 21)", "bench.details"),
+    Workload("browser", "10 Browser (issue 20)", "bench.browser"),
 )
 
 
