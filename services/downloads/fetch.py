@@ -177,6 +177,9 @@ class Fetcher:
                 sock.settimeout(min(self.policy.read_timeout_s, remaining))
             return raw.read1(CHUNK_BYTES, decode_content=True) or b""
         except (u3.ReadTimeoutError, TimeoutError) as exc:
+            # The same words whichever check noticed the deadline first (this read or _remaining's)
+            if remaining < self.policy.read_timeout_s:
+                raise self._past_deadline(host) from exc
             raise FetchTimeout(f"{host} was too slow sending its answer.") from exc
         except u3.DecodeError as exc:
             raise DownloadFailed(f"{host} sent a body that does not decompress.", retryable=False) from exc
@@ -186,8 +189,11 @@ class Fetcher:
     def _remaining(self, deadline: float, host: str | None) -> float:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchTimeout(f"{host} did not finish within {self.policy.total_timeout_s:g} s.")
+            raise self._past_deadline(host)
         return remaining
+
+    def _past_deadline(self, host: str | None) -> FetchTimeout:
+        return FetchTimeout(f"{host} was too slow: it did not finish within {self.policy.total_timeout_s:g} s.")
 
 
 def _headers(**values: str | None) -> dict[str, str]:
