@@ -1,0 +1,67 @@
+"""Share-link tokens (issue 22): made, looked up and kept without ever being stored in plain text.
+
+A token is 192 random bits in URL-safe base64. The database keeps two things of it: a lookup hash (HMAC-SHA256
+with a key derived from the JWT secret, so a copy of the database alone cannot test guesses) to find its link,
+and the token sealed with AES-GCM under another derived key, only so that the admin's list can show the link
+again. Both keys come from the JWT secret through HKDF with their own purpose: changing that secret makes
+every existing link unusable (they must be made again). No Flask, no database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+TOKEN_BYTES = 24  # 192 bits (the issue asks for at least 128)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # what new_token() makes: anything else is refused before any work
+_NONCE_BYTES = 12
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def well_formed(token: str) -> bool:
+    """Whether `token` could have been made by new_token() (a cheap check before hashing or a lookup)."""
+    return isinstance(token, str) and _TOKEN.fullmatch(token) is not None
+
+
+def lookup_hash(secret: str, token: str) -> str:
+    """The keyed hash the database finds a link by (hex)."""
+    return hmac.new(_key(secret, b"lookup"), token.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def same_hash(stored: str, computed: str) -> bool:
+    """Constant-time comparison of two lookup hashes (the database found the row by one; this confirms it)."""
+    return hmac.compare_digest(stored.encode("ascii"), computed.encode("ascii"))
+
+
+def seal(secret: str, token: str) -> str:
+    """The token encrypted for the admin's list (URL-safe base64 of nonce + ciphertext + tag)."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = AESGCM(_key(secret, b"seal")).encrypt(nonce, token.encode("ascii"), b"photonix share token")
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(secret: str, sealed: str) -> str | None:
+    """The token back, or None when it was sealed under another secret or the text was altered."""
+    try:
+        raw = base64.urlsafe_b64decode(sealed.encode("ascii"))
+        token = AESGCM(_key(secret, b"seal")).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], b"photonix share token")
+    except (InvalidTag, ValueError, binascii.Error, UnicodeError):
+        return None
+    return token.decode("ascii")
+
+
+def _key(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"photonix shares",
+                info=b"photonix share " + purpose).derive(secret.encode("utf-8"))
