@@ -118,6 +118,25 @@ class FolderMonth(BaseModel):
         primary_key = peewee.CompositeKey("folder_hash", "month")
 
 
+class Share(BaseModel):
+    """A share link (issue 22): an album (the root included) or one photo, open to whoever has its token.
+    The token itself is never stored: services/shares/tokens.py."""
+
+    token_hash = peewee.CharField(max_length=64, unique=True)  # keyed lookup hash
+    token_sealed = peewee.TextField()  # AES-GCM, for the admin's list only
+    path = peewee.TextField()
+    kind = peewee.CharField(max_length=8)  # album | photo
+    title = peewee.TextField(default="")
+    password_hash = peewee.TextField(null=True)
+    password_hint = peewee.TextField(null=True)
+    allow_download = peewee.BooleanField(default=False)
+    created_at = peewee.DoubleField()
+    expires_at = peewee.DoubleField(null=True)  # None: never (only when the admin allows such links)
+    revoked_at = peewee.DoubleField(null=True)
+    views = peewee.IntegerField(default=0)
+    last_viewed_at = peewee.DoubleField(null=True)
+
+
 class View(BaseModel):
     """Who opened which album when: a token subject or an anonymous visitor id."""
 
@@ -207,4 +226,4 @@ class DownloadLog(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, FolderMonth, View, Feed, FeedEntry,
-                                           Download, DownloadLog, RevokedSession)
+                                           Download, DownloadLog, RevokedSession, Share)
