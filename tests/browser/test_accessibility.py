@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.views import DESKTOP, LANGUAGES, PHONE, VIEWS, shown, views_server
+from tests.browser.views import DESKTOP, LANGUAGES, PHONE, VIEWS, module_server, shown
 from tests.support import servers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -25,10 +25,7 @@ AXE = Axe()
 
 @pytest.fixture(scope="module")
 def server(request, tmp_path_factory) -> Iterator[servers.Gunicorn]:
-    url = None
-    if request.config.getoption("--db") == "postgres":
-        url = servers.create_pg_database(request.getfixturevalue("postgres_admin_url"), "t_accessibility")
-    with views_server(tmp_path_factory.mktemp("a11y"), url) as running:
+    with module_server(request, tmp_path_factory, "accessibility") as running:
         yield running
 
 

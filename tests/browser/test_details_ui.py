@@ -14,10 +14,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from services.database import bind_database, close_connection, init_db, open_database
-from services.gallery.index import Indexer
-from tests.browser.gallery import gallery_server, open_gallery
-from tests.conftest import ADMIN_SECRET, JWT_SECRET
+from tests.browser.gallery import open_gallery
+from tests.browser.views import change_settings, module_server
+from tests.conftest import ADMIN_SECRET
 from tests.support import exif, images, servers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -46,24 +45,7 @@ def make_library(photos) -> None:
 
 @pytest.fixture(scope="module")
 def server(request, tmp_path_factory) -> Iterator[servers.Gunicorn]:
-    root = tmp_path_factory.mktemp("details")
-    photos = root / "photos"
-    make_library(photos)
-    if request.config.getoption("--db") == "postgres":
-        url = servers.create_pg_database(request.getfixturevalue("postgres_admin_url"), "t_details_ui")
-    else:
-        url = f"sqlite:///{root / 'data' / 'photonix.db'}"
-    (root / "data").mkdir()
-    env = {"PHOTONIX_PHOTOS_DIR": str(photos), "PHOTONIX_DATA_DIR": str(root / "data"),
-           "PHOTONIX_JWT_SECRET": JWT_SECRET, "PHOTONIX_ADMIN_SECRET": ADMIN_SECRET, "PHOTONIX_DATABASE_URL": url}
-    database = open_database(url)  # indexed before the server starts: every month is there at the first request
-    bind_database(database)
-    init_db()
-    Indexer(photos).scan()
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
-    with gallery_server(env, root) as running:
+    with module_server(request, tmp_path_factory, "details_ui", make_library) as running:
         yield running
 
 
@@ -84,9 +66,7 @@ def show_location(browser, server):
         context.close()
     assert requests.get(f"{server.url}/api/settings", timeout=10).json()["showLocation"] is True
     yield
-    answer = requests.post(f"{server.url}/api/settings", json={"showLocation": False},
-                           headers={"X-Admin-Secret": ADMIN_SECRET}, timeout=10)
-    assert answer.status_code == 200, answer.text
+    change_settings(server, showLocation=False)
 
 
 def panel_field(page, field: str):
@@ -224,13 +204,19 @@ def test_on_this_day_shows_earlier_years_for_the_browsers_date(browser, server):
         context.close()
 
 
-def test_search_filters_become_chips_with_suggestions_and_errors_in_the_ui_language(server, page):
+def year_suggestion_chosen(page, server):
+    """The search box after typing "ye" (a partial filter name) and moving to its one suggestion, year:."""
     open_gallery(page, server)
     search = page.locator("#search-input")
     search.click()
     search.press_sequentially("ye")
     expect(page.locator("#search-suggestions [role=option]")).to_have_text([re.compile(r"^year:")])
     search.press("ArrowDown")
+    return search
+
+
+def test_search_filters_become_chips_with_suggestions_and_errors_in_the_ui_language(server, page):
+    search = year_suggestion_chosen(page, server)
     search.press("Enter")  # takes the suggestion, not the search
     expect(search).to_have_value("year:")
     expect(page.locator("#search-suggestions [role=option]")).to_have_text(
@@ -265,12 +251,7 @@ def test_a_suggestion_chosen_before_the_values_arrive_stays_chosen(server, page)
     used to drop the option the reader had moved to, so Enter searched for the half-typed word."""
     held = []
     page.route("**/api/search/filters*", lambda route: held.append(route))
-    open_gallery(page, server)
-    search = page.locator("#search-input")
-    search.click()
-    search.press_sequentially("ye")
-    expect(page.locator("#search-suggestions [role=option]")).to_have_text([re.compile(r"^year:")])
-    search.press("ArrowDown")
+    search = year_suggestion_chosen(page, server)
     expect(page.locator("#search-suggestions [role=option]")).to_have_attribute("aria-selected", "true")
     assert held, "the values were asked for when the box got the focus"
     with page.expect_response("**/api/search/filters*"):

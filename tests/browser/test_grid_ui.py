@@ -15,10 +15,8 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from services.database import bind_database, close_connection, init_db, open_database
-from services.gallery.index import Indexer
-from tests.browser.gallery import gallery_server, open_gallery
-from tests.conftest import ADMIN_SECRET, JWT_SECRET
+from tests.browser.gallery import open_gallery
+from tests.browser.views import module_server
 from tests.support import images, servers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -74,9 +72,9 @@ FIRST_VISIBLE = f"""() => {{
 NEXT_FRAME = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
-def make_library(root) -> bool:
-    """Writes the photos; True when ffmpeg made the video."""
-    photos = root / "photos"
+def make_library(photos) -> bool:
+    """Writes the photos (their link sources beside them); True when ffmpeg made the video."""
+    root = photos.parent
     for number, (name, size) in enumerate(SHAPES.items()):
         images.jpeg(photos / "Mixed" / name, size=size, color=(40 * number % 255, 120, 200),
                     mtime=1_700_000_000 + number)
@@ -90,24 +88,10 @@ def make_library(root) -> bool:
 
 @pytest.fixture(scope="module")
 def library(request, tmp_path_factory) -> Iterator[tuple[servers.Gunicorn, bool]]:
-    root = tmp_path_factory.mktemp("grid")
-    has_video = make_library(root)
-    if request.config.getoption("--db") == "postgres":
-        url = servers.create_pg_database(request.getfixturevalue("postgres_admin_url"), "t_grid_ui")
-    else:
-        url = f"sqlite:///{root / 'data' / 'photonix.db'}"
-    (root / "data").mkdir()
-    env = {"PHOTONIX_PHOTOS_DIR": str(root / "photos"), "PHOTONIX_DATA_DIR": str(root / "data"),
-           "PHOTONIX_JWT_SECRET": JWT_SECRET, "PHOTONIX_ADMIN_SECRET": ADMIN_SECRET, "PHOTONIX_DATABASE_URL": url}
-    database = open_database(url)
-    bind_database(database)
-    init_db()
-    Indexer(root / "photos").scan()
-    close_connection()
-    if hasattr(database, "close_all"):
-        database.close_all()
-    with gallery_server(env, root) as running:
-        yield running, has_video
+    has_video = []
+    with module_server(request, tmp_path_factory, "grid_ui", lambda photos: has_video.append(make_library(photos))) \
+            as running:
+        yield running, has_video[0]
 
 
 @pytest.fixture(params=["desktop", "phone"])

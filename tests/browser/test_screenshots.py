@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import ARTIFACTS_DIR
-from tests.browser.views import DESKTOP, LANGUAGES, PHONE, shown, views_server
+from tests.browser.views import DESKTOP, LANGUAGES, PHONE, module_server, shown
 from tests.support import servers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -21,10 +21,7 @@ DEVICES = {"desktop": DESKTOP, "phone": PHONE}
 
 @pytest.fixture(scope="module")
 def server(request, tmp_path_factory) -> Iterator[servers.Gunicorn]:
-    url = None
-    if request.config.getoption("--db") == "postgres":
-        url = servers.create_pg_database(request.getfixturevalue("postgres_admin_url"), "t_screenshots")
-    with views_server(tmp_path_factory.mktemp("shots"), url) as running:
+    with module_server(request, tmp_path_factory, "screenshots") as running:
         yield running
 
 

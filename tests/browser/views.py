@@ -23,10 +23,12 @@ LANGUAGES = ("en", "zh-CN")
 
 
 @contextlib.contextmanager
-def views_server(root: Path, database_url: str | None = None) -> Iterator[servers.Gunicorn]:
-    """make_gallery's albums, indexed before the server starts (every view has its photos at the first request)."""
+def views_server(root: Path, database_url: str | None = None,
+                 make: Callable[[Path], object] = make_gallery) -> Iterator[servers.Gunicorn]:
+    """The photos `make` writes (make_gallery's albums by default), indexed before the server starts: every
+    view has its photos, and the timeline its months, at the first request."""
     photos, data = root / "photos", root / "data"
-    make_gallery(photos)
+    make(photos)
     data.mkdir()
     url = database_url or f"sqlite:///{data / 'photonix.db'}"
     database = open_database(url)
@@ -39,6 +41,17 @@ def views_server(root: Path, database_url: str | None = None) -> Iterator[server
     env = {"PHOTONIX_PHOTOS_DIR": str(photos), "PHOTONIX_DATA_DIR": str(data), "PHOTONIX_JWT_SECRET": JWT_SECRET,
            "PHOTONIX_ADMIN_SECRET": ADMIN_SECRET, "PHOTONIX_DATABASE_URL": url}
     with gallery_server(env, root) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def module_server(request, tmp_path_factory, name: str,
+                  make: Callable[[Path], object] = make_gallery) -> Iterator[servers.Gunicorn]:
+    """views_server for one test module, on a PostgreSQL database of its own (t_<name>) with --db=postgres."""
+    url = None
+    if request.config.getoption("--db") == "postgres":
+        url = servers.create_pg_database(request.getfixturevalue("postgres_admin_url"), f"t_{name}")
+    with views_server(tmp_path_factory.mktemp(name), url, make) as running:
         yield running
 
 

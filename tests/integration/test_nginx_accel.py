@@ -4,8 +4,6 @@ who may see them, and clients cannot ask for the internal location themselves.""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
@@ -14,13 +12,13 @@ from services.auth.passwords import hash_password
 from tests.support import images
 from tests.support.nginx import NGINX_DIR, SUBPATH_CONF, Nginx
 from tests.support.servers import Gunicorn
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.integration
 PREFIX = "/_photonix/"
 SHIPPED_DATA_DIR = "/var/lib/photonix/"  # PHOTONIX_DATA_DIR in deploy/photonix.env.example
 PASSWORD = "accel password"
 TIMEOUT = (5, 30)
-WAIT_S = 10.0
 
 
 @pytest.fixture
@@ -75,10 +73,8 @@ def test_a_private_gallery_still_needs_a_token(stack):
 
 
 def _browse_until(url: str) -> dict:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        response = requests.get(url, timeout=TIMEOUT)
-        if response.status_code == 200 and response.json()["items"]:
-            return response.json()["items"][0]
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never listed the photo: {response.status_code} {response.text[:500]}")
+    """The first item of the album once the server lists it (its first scan may still be running)."""
+    answers = []
+    until(lambda: answers.append(requests.get(url, timeout=TIMEOUT)) or (
+        answers[-1].status_code == 200 and answers[-1].json()["items"]), f"{url} never listed the photo")
+    return answers[-1].json()["items"][0]

@@ -14,7 +14,8 @@ from models import Media
 from services import images
 from services.gallery.index import Indexer
 from services.gallery.keys import path_hash
-from services.thumbnails import Source, Thumbnailer
+from services.thumbnails import Thumbnailer
+from tests.support.made import source_of
 from tests.support.servers import cannot_run
 
 
@@ -54,9 +55,7 @@ def test_the_index_reads_a_heic_photos_size_and_details(db, photos_dir):
 
 def test_a_heic_photo_gets_an_upright_thumbnail(tmp_path):
     path = iphone_heic(tmp_path / "IMG_0002.heic")
-    stat = path.stat()
-    result = Thumbnailer(tmp_path / "thumbs", 32, 50_000_000).get(
-        Source(path, path.name, stat.st_mtime, stat.st_size, "photo"))
+    result = Thumbnailer(tmp_path / "thumbs", 32, 50_000_000).get(source_of(path))
     assert result.status == "ok", result.reason
     with Image.open(result.path) as thumb:
         assert thumb.format == "WEBP" and thumb.width == 32 and thumb.height > thumb.width

@@ -3,17 +3,16 @@ cache check that answers a made thumbnail from file checks alone."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from config import ConfigError, load_config
 from services import cpu
 from services.gallery import thumbs as gallery_thumbs
 from services.paths import resolve
-from services.thumbnails import Result, Source, Thumbnailer
+from services.thumbnails import Source, Thumbnailer
 from tests.support import images
+from tests.support.made import opened, source_of
 from tests.support.servers import require_binary
 
 MAX_PIXELS = 200_000_000
@@ -30,19 +29,6 @@ def pool():
 @pytest.fixture
 def previews(tmp_path) -> Thumbnailer:
     return Thumbnailer(tmp_path / "previews", SIZE, MAX_PIXELS, height=SIZE)
-
-
-def source_of(path: Path, kind: str = "photo") -> Source:
-    stat = path.stat()
-    return Source(path, path.name, stat.st_mtime, stat.st_size, kind)
-
-
-def opened(result: Result) -> Image.Image:
-    assert result.status == "ok", result
-    image = Image.open(result.path)
-    image.load()
-    assert image.format == "WEBP"
-    return image
 
 
 @pytest.mark.parametrize("size, orientation, expected", [

@@ -20,6 +20,7 @@ from services.decode_budget import Budget
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images, waiting
 from tests.support.flat_png import flat_png
+from tests.support.made import opened, source_of
 from tests.support.servers import require_binary
 from tests.support.waiting import until
 
@@ -80,19 +81,6 @@ def cache(tmp_path) -> Path:
 @pytest.fixture
 def thumbs(cache) -> Thumbnailer:
     return Thumbnailer(cache, WIDTH, MAX_PIXELS)
-
-
-def source_of(path: Path, kind: str = "photo") -> Source:
-    stat = path.stat()
-    return Source(path, path.name, stat.st_mtime, stat.st_size, kind)
-
-
-def opened(result: Result) -> Image.Image:
-    assert result.status == "ok", result
-    image = Image.open(result.path)
-    image.load()
-    assert image.format == "WEBP"
-    return image
 
 
 def counting(monkeypatch, name: str, gate: threading.Event | None = None) -> list[tuple]:
