@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date
 
@@ -60,11 +61,7 @@ def _date(raw: str | None) -> date:
     if raw is None:
         return date.today()  # noqa: DTZ011 (the server's local date, as the index's dates are local)
     found = _DATE.fullmatch(raw)
-    try:
-        return date(*map(int, found.groups())) if found else _bad_date(raw)
-    except ValueError:
-        return _bad_date(raw)
-
-
-def _bad_date(raw: str) -> date:
+    if found:
+        with contextlib.suppress(ValueError):  # 2024-02-30 and the like
+            return date(*map(int, found.groups()))
     raise ValidationFailed("date", f"date must be a day like 2024-07-14, not {raw[:40]!r}.")

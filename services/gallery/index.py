@@ -155,7 +155,7 @@ class Indexer:
         children = [f"{rel}/{name}" if rel else name for name in listing.folders]
         stored = self._stored_mtime(rel)
         if not change.rows and not change.gone and (stored == listing.mtime or (
-                not settle and stored is not None and _children_known(rel, listing.folders))):
+                not settle and stored is not None and _known_children(rel) == set(listing.folders))):
             return children  # no file or sub-folder changed: nothing to write
         # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
         with write_transaction() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
@@ -291,13 +291,12 @@ def _ensure_folder(rel: str) -> None:
                   name=name, sort_key=natural_key(name), name_folded=fold(name)).on_conflict_ignore().execute()
 
 
-def _children_known(rel: str, names: list[str]) -> bool:
-    known = {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
-    return known == set(names)
+def _known_children(rel: str) -> set[str]:
+    return {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
 
 
 def _sync_children(rel: str, names: list[str]) -> bool:
-    known = {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
+    known = _known_children(rel)
     for name in set(names) - known:
         _ensure_folder(f"{rel}/{name}" if rel else name)
     for name in known - set(names):
