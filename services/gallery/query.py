@@ -31,7 +31,7 @@ _PERIOD = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 @dataclass(frozen=True)
 class Query:
-    text: str  # the free text as typed, words joined by one space ("" when the query is filters only)
+    text: str  # the free text as typed, filters taken out ("" when the query is filters only)
     filters: tuple[tuple[str, str], ...]  # (name, value) in the order given
 
     @property
