@@ -18,6 +18,7 @@ from blueprints import (
     downloads,
     errors,
     events,
+    feeds,
     files,
     health,
     info,
@@ -25,8 +26,10 @@ from blueprints import (
     pages,
     search,
     settings,
+    shares,
     thumbnails,
     timeline,
+    zips,
 )
 from blueprints._auth import init_auth
 from blueprints._guard import refuse_cross_site
@@ -74,7 +77,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.before_request(refuse_cross_site)  # before the rate limit, auth and lockout
     init_auth(app)
     for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, info.bp, search.bp, timeline.bp,
-                      thumbnails.bp, events.bp, downloads.bp, openapi.bp, pages.bp):
+                      thumbnails.bp, events.bp, downloads.bp, zips.bp, feeds.bp, shares.bp, openapi.bp, pages.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -242,3 +242,44 @@ class Conflict(AppError):
     status = 409
     code = "CONFLICT"
     message = "This would conflict with something that already exists."
+
+
+class ShareScope(Forbidden):
+    code = "SHARE_SCOPE"
+    message = "This shared link does not include this path."
+
+
+class ShareEnded(AppError):
+    """A link that can no longer be used: 410 when it is opened, 401 when a session of it is used."""
+
+    status = 410
+
+    def __init__(self, message: str | None = None, session: bool = False, **extra: Any):
+        super().__init__(message, **extra)
+        if session:
+            self.status = 401
+
+
+class ShareExpired(ShareEnded):
+    code = "SHARE_EXPIRED"
+    message = "This shared link has expired."
+
+
+class ShareRevoked(ShareEnded):
+    code = "SHARE_REVOKED"
+    message = "This shared link was revoked by the gallery's owner."
+
+
+class SharePasswordRequired(Unauthorized):
+    code = "SHARE_PASSWORD_REQUIRED"
+    message = "This shared link needs its password."
+
+
+class SharePasswordInvalid(Unauthorized):
+    code = "SHARE_PASSWORD_INVALID"
+    message = "The password for this shared link is not correct."
+
+
+class DownloadsDisabled(Forbidden):
+    code = "DOWNLOADS_DISABLED"
+    message = "Downloading albums is turned off here."

@@ -25,6 +25,7 @@ WORKLOADS = (
     Workload("soak", "8 Soak (issue 10)", "bench.soak"),
     Workload("details", "9 Details (issue 21)", "bench.details"),
     Workload("browser", "10 Browser (issue 20)", "bench.browser"),
+    Workload("zip", "11 Zip (issue 22)", "bench.zips"),
 )
 
 

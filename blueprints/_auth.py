@@ -4,7 +4,12 @@
 cookie-authenticated unsafe methods) and records why it was rejected instead of raising; the
 decorators hand that to services/auth/access.py, which decides, and `decide()` logs each decision
 when PHOTONIX_AUTH_DEBUG is on. Order: @bp.route outermost, then one of @optional_viewer /
-@viewer_required / @admin_required (and @no_rate_limit for long-lived streams).
+@viewer_required / @admin_required (and @no_rate_limit for long-lived streams, @shares_allowed for the
+views a share link's session may call: blueprints/_share_session.py).
+
+Which credential counts: a Bearer header decides; without one, the viewer cookie, and a share link's cookie
+only when neither the viewer cookie nor the admin cookie is valid (a share never narrows what its browser's
+own login may see).
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ from flask_jwt_extended.exceptions import CSRFError, JWTExtendedException, NoAut
 from flask_limiter import HeaderNames, Limiter
 
 from blueprints._http import app_config, client_ip
-from errors import AppError, CsrfFailed, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized, ValidationFailed
+from blueprints._share_session import ROLE_SHARE, SHARE_COOKIE, SHARES_ALLOWED, require_active
+from errors import AppError, CsrfFailed, ShareScope, TokenExpired, TokenInvalid, TokenRevoked, Unauthorized
 from services.auth import access, sessions
 from services.auth.lockout import Lockout
-from services.database import close_connection
 from services.logtext import escape
 from services.settings import AuthState, auth_state
+from services.shares.tokens import redact
 
 ACCESS_COOKIE = "auth_token"
 REFRESH_COOKIE = "refresh_token"
@@ -37,7 +43,6 @@ CSRF_HEADER = "X-CSRF-TOKEN"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 RATE_LIMIT_RETRY_HEADER = "X-RateLimit-Retry-After"
 LOGGED_OUT = "This session was logged out."
-STREAM_AUDIENCES = ("everyone", "admin")  # ?audience= of /api/events
 LIMITER_REDIS_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}  # a lost Redis answers 503 in time
 log = logging.getLogger("photonix.auth")
 NOT_BEARER = "The Authorization header is not 'Bearer <token>' (the only scheme accepted)."
@@ -50,6 +55,7 @@ class Caller:
     problem: AppError | None = None
     epoch: int | None = None  # a viewer token's AUTH_EPOCH
     sid: str | None = None  # the token's session (services/auth/sessions.py)
+    share_id: int | None = None  # a share link's session: the link (blueprints/_share_session.py)
 
 
 def init_auth(app: Flask) -> None:
@@ -76,6 +82,7 @@ def init_auth(app: Flask) -> None:
         JWT_ACCESS_COOKIE_NAME=ACCESS_COOKIE,
         JWT_REFRESH_COOKIE_NAME=REFRESH_COOKIE,
         JWT_COOKIE_CSRF_PROTECT=True,
+        JWT_CSRF_CHECK_FORM=True,  # a form post (an album download straight to disk) sends it as csrf_token
         JWT_CSRF_IN_COOKIES=True,
         JWT_ACCESS_CSRF_HEADER_NAME=CSRF_HEADER,
         JWT_REFRESH_CSRF_HEADER_NAME=CSRF_HEADER,
@@ -97,12 +104,12 @@ def caller() -> Caller:
 def is_admin() -> bool:
     """Whether this request carries a valid admin token (Bearer header or the admin cookie); on reads that
     show the admin more (a photo's location), not a gate: X-Admin-Secret is not tried here."""
-    return _admin_caller().role == access.ROLE_ADMIN
+    return admin_caller().role == access.ROLE_ADMIN
 
 
-def lockout() -> Lockout:
+def lockout(namespace: str = "") -> Lockout:
     """The lockout on the limiter's storage: shared by every worker and node when it is Redis."""
-    return Lockout(current_app.extensions["photonix_limiter"].storage)
+    return Lockout(current_app.extensions["photonix_limiter"].storage, namespace=namespace)
 
 
 def decide(kind: str, check: Callable[[], None], via: str | None = None) -> None:
@@ -128,7 +135,10 @@ def optional_viewer(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         who = caller()
-        decide("gallery read", lambda: access.check_gallery_read(request_auth_state(), who.role, who.problem))
+        if who.role == ROLE_SHARE:
+            decide("share read", lambda: _check_share(who, view))
+        else:
+            decide("gallery read", lambda: access.check_gallery_read(request_auth_state(), who.role, who.problem))
         return view(*args, **kwargs)
 
     return wrapper
@@ -163,58 +173,11 @@ def admin_required(view):
             decide("admin", lambda: access.check_admin_secret(secret, config.admin_secret, lockout(), client_ip()),
                    via="admin-secret")
         else:
-            who = _admin_caller()
+            who = admin_caller()
             decide("admin", lambda: access.check_admin(who.role, who.problem, config.admin_secret is not None))
         return view(*args, **kwargs)
 
     return wrapper
-
-
-def stream_reader(view):
-    """/api/events: gallery readers, or with `?audience=admin` an admin credential (the admin cookie's
-    path /api covers /api/events; an EventSource cannot send headers). The view reads stream_audience()."""
-    gallery, admin = optional_viewer(view), admin_required(view)
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        return (admin if stream_audience() == "admin" else gallery)(*args, **kwargs)
-
-    return wrapper
-
-
-def stream_audience() -> str:
-    audience = request.args.get("audience") or "everyone"
-    if audience not in STREAM_AUDIENCES:
-        raise ValidationFailed("audience", f"audience must be one of {', '.join(STREAM_AUDIENCES)}.")
-    return audience
-
-
-def stream_caller() -> Caller:
-    """The credential a stream was opened with: the admin one for an admin stream."""
-    return _admin_caller() if stream_audience() == "admin" else caller()
-
-
-def stream_guard() -> Callable[[], None]:
-    """For a long-lived stream: a check to run again later (e.g. after an auth-changed event) that
-    raises when the credential seen at connect no longer grants what the stream was opened for (a
-    logged-out session never does). Reads the state fresh and gives the connection back; needs no
-    request context."""
-    who, admin_stream = stream_caller(), stream_audience() == "admin"
-
-    def check() -> None:
-        try:
-            state = auth_state()
-            logged_out = sessions.is_revoked(who.sid, state.logouts)
-        finally:
-            close_connection()
-        if logged_out:
-            raise TokenRevoked(LOGGED_OUT)
-        if admin_stream:
-            return
-        current = who.role == access.ROLE_ADMIN or (who.epoch == state.epoch and state.password_enabled)
-        access.check_gallery_read(state, who.role if current else None, TokenRevoked() if who.role else None)
-
-    return check
 
 
 def request_auth_state() -> AuthState:
@@ -224,15 +187,24 @@ def request_auth_state() -> AuthState:
 
 
 def _require_role(who: Caller) -> None:
+    if who.role == ROLE_SHARE:
+        require_active(who.share_id)
+        raise ShareScope("A shared link's session can only view what it shares.")
     if who.role is None:
         raise who.problem or Unauthorized()
+
+
+def _check_share(who: Caller, view) -> None:
+    require_active(who.share_id)
+    if not getattr(view, SHARES_ALLOWED, False):
+        raise ShareScope("A shared link's session can only view what it shares.")
 
 
 def _log_decision(kind: str, outcome: str, via: str | None) -> None:
     if app_config().auth_debug:
         who = caller()
         log.debug("auth decision: %s %s %s -> %s (role=%s, credential=%s, ip=%s)", kind, request.method,
-                  escape(request.path), outcome, who.role, via or credential_source(), client_ip())
+                  escape(redact(request.path)), outcome, who.role, via or credential_source(), client_ip())
 
 
 def _exempt_from_rate_limit() -> bool:
@@ -243,23 +215,36 @@ def _exempt_from_rate_limit() -> bool:
 def _verify_caller() -> Caller:
     try:
         if verify_jwt_in_request(optional=True) is None:
-            return Caller(problem=_unused_authorization())
+            who = Caller(problem=_unused_authorization())
+        else:
+            who = _caller_from_claims(get_jwt())
     except Exception as exc:  # every library error becomes one of our codes
-        return Caller(problem=token_problem(exc))
-    return _caller_from_claims(get_jwt())
+        who = Caller(problem=token_problem(exc))
+    if who.role is None and SHARE_COOKIE in request.cookies and not request.headers.get("Authorization"):
+        if _cookie_caller(ADMIN_COOKIE).role != access.ROLE_ADMIN:
+            return _cookie_caller(SHARE_COOKIE)
+    return who
 
 
-def _admin_caller() -> Caller:
+def admin_caller() -> Caller:
     """An admin credential from the Bearer header (via caller()) or from the admin cookie."""
     who = caller()
     if who.role == access.ROLE_ADMIN or ADMIN_COOKIE not in request.cookies:
         return who
+    return _cookie_caller(ADMIN_COOKIE)
+
+
+def _cookie_caller(name: str) -> Caller:
+    """The caller a token cookie other than the viewer's (which the library reads) makes, or its problem."""
+    if name not in request.cookies:
+        return Caller()
     try:
-        claims = decode_token(request.cookies[ADMIN_COOKIE])
+        claims = decode_token(request.cookies[name])
     except Exception as exc:  # as above: map to our codes
         return Caller(problem=token_problem(exc))
     # decode_token skips the CSRF check for an empty header value, so compare here, always.
-    sent, expected = request.headers.get(CSRF_HEADER, "").encode(), str(claims.get("csrf", "")).encode()
+    sent = (request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")).encode()
+    expected = str(claims.get("csrf", "")).encode()
     if request.method in UNSAFE_METHODS and not hmac.compare_digest(sent, expected):
         return Caller(problem=CsrfFailed())
     if _logged_out(claims):  # decode_token skips the blocklist hook
@@ -269,8 +254,10 @@ def _admin_caller() -> Caller:
 
 def _caller_from_claims(claims: dict) -> Caller:
     role, config = claims.get("role"), app_config()
-    if claims.get("type") != "access" or role not in (access.ROLE_VIEWER, access.ROLE_ADMIN):
+    if claims.get("type") != "access" or role not in (access.ROLE_VIEWER, access.ROLE_ADMIN, ROLE_SHARE):
         return Caller(problem=TokenInvalid("This token cannot be used here."))
+    if role == ROLE_SHARE:  # the link's state is checked when the share reads (require_active)
+        return Caller(role=role, expires_at=claims.get("exp"), sid=claims.get("sid"), share_id=claims.get("shr"))
     if role == access.ROLE_ADMIN:
         expected = access.admin_fingerprint(config.admin_secret, config.jwt_secret) if config.admin_secret else None
         if claims.get("adm") != expected:

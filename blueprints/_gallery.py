@@ -12,12 +12,13 @@ from flask import current_app, g, request
 
 from blueprints._auth import caller, request_auth_state
 from blueprints._http import app_config, client_ip, secure_cookies
-from errors import NotFound
+from blueprints._share_session import current_scope, current_share
+from errors import NotFound, PathForbidden, ShareScope
 from services import events
 from services.gallery import visitors
 from services.gallery.index import Indexer
 from services.gallery.keys import version
-from services.paths import GalleryPath, is_listed_path, media_kind, resolve
+from services.paths import GalleryPath, is_listed_path, media_kind, normalise, resolve
 
 VISITOR_COOKIE = "visitor_id"
 VISITOR_COOKIE_DAYS = 365
@@ -29,10 +30,21 @@ def indexer() -> Indexer:
 
 def gallery_path(raw: str) -> GalleryPath:
     """The checked path of `raw`; NotFound for what the gallery never lists (a temp file or folder), which
-    would otherwise be synced into the index by the request itself."""
-    found = resolve(app_config().photos_dir, raw)
+    would otherwise be synced into the index by the request itself. Under a share session, 403 SHARE_SCOPE
+    outside its link: by name before the disk is asked, then by the real path (symlinks resolved)."""
+    scope = current_scope()
+    if scope is not None and not scope.named_inside(normalise(raw)):
+        raise ShareScope()
+    try:
+        found = resolve(app_config().photos_dir, raw)
+    except (NotFound, PathForbidden):
+        if scope is not None and scope.leads_out(normalise(raw)):
+            raise ShareScope() from None
+        raise
     if not is_listed_path(found.rel):
         raise NotFound("Nothing the gallery shows is at this path.")
+    if scope is not None and not scope.contains(found.real):
+        raise ShareScope()
     return found
 
 
@@ -50,6 +62,8 @@ def viewer_id() -> str | None:
     password keep their own history), else the verified token's subject, else nobody yet."""
     if "visitor_id" not in g:
         g.visitor_id = _visitor_cookie()
+    if current_share() is not None:  # no viewing history for share links
+        return None
     if g.visitor_id:
         return "visitor:" + g.visitor_id
     role = caller().role

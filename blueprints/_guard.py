@@ -15,7 +15,8 @@ from services.auth import origins
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Endpoints that take a body other than JSON (what blueprints/openapi.json documents for them).
-OTHER_BODY_TYPES = {"downloads.post_opml": ("multipart/form-data", "application/octet-stream")}
+OTHER_BODY_TYPES = {"downloads.post_opml": ("multipart/form-data", "application/octet-stream"),
+                    "zips.post_zip": ("application/x-www-form-urlencoded",)}  # a browser's download form
 
 
 def refuse_cross_site() -> None:

@@ -17,8 +17,9 @@ KIB = 1024
 DEFAULT_JSON_BODY_BYTES = 4 * KIB  # login, admin secret: one short field
 # Bigger JSON bodies by blueprint. browse (viewed): a gallery path of up to 2048 characters, 12 KiB when
 # escaped as \uXXXX. settings: a password and a title. downloads: up to 100 tags, a cookie of up to 4 KiB
-# and 1000 picked entry keys. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for uploads.
-JSON_BODY_BYTES = {"browse": 16 * KIB, "settings": 16 * KIB, "downloads": 256 * KIB}
+# and 1000 picked entry keys. zips: up to 10,000 gallery paths. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for
+# uploads.
+JSON_BODY_BYTES = {"browse": 16 * KIB, "settings": 16 * KIB, "downloads": 256 * KIB, "zips": 4096 * KIB}
 
 
 class GalleryPathConverter(PathConverter):
@@ -69,3 +70,9 @@ def secure_cookies() -> bool:
     as resolved through the trusted proxies."""
     setting = app_config().cookie_secure
     return request.scheme == "https" if setting == "auto" else setting == "true"
+
+
+def public_base() -> str:
+    """The app's absolute address without a trailing slash: PHOTONIX_PUBLIC_URL, else this request's (through
+    the trusted proxies, with the sub-path prefix)."""
+    return app_config().public_url or request.url_root.rstrip("/")

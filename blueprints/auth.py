@@ -35,6 +35,7 @@ from blueprints._auth import (
     token_problem,
 )
 from blueprints._http import app_config, client_ip, json_body, secure_cookies
+from blueprints._share_session import SHARE_COOKIE, end_session
 from errors import TokenRevoked, Unauthorized, ValidationFailed
 from services.auth import access, diagnosis, origins, sessions
 from services.auth.lockout import normalize_ip
@@ -90,14 +91,15 @@ def post_admin():
 
 @bp.post("/logout")
 def post_logout():
-    """End the sessions of the tokens sent (Bearer and cookies, expired ones too) on every worker and node,
-    and clear every auth cookie; 204 also when no valid token came."""
+    """End the sessions of the tokens sent (Bearer and cookies, expired ones too; a share link's session too) on
+    every worker and node, and clear every auth cookie; 204 also when no valid token came."""
     lifetime_s = timedelta(days=app_config().refresh_token_days).total_seconds()
     sessions.end_sessions(_sent_token_claims(), lifetime_s)
     response = make_response("", 204)
     for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE):
         for cookie in (name, CSRF_COOKIES[name]):
             response.delete_cookie(cookie, path=_cookie_path(cookie), secure=secure_cookies(), samesite="Lax")
+    end_session(response)
     return response
 
 
@@ -179,7 +181,8 @@ def _sent_token_claims() -> list[dict]:
     """The verified claims of every token this request carries; a forged or malformed one is skipped."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     raws = [token.strip()] if scheme.lower() == "bearer" and token.strip() else []
-    raws += [request.cookies[name] for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE) if name in request.cookies]
+    raws += [request.cookies[name] for name in (ACCESS_COOKIE, REFRESH_COOKIE, ADMIN_COOKIE, SHARE_COOKIE)
+             if name in request.cookies]
     found = []
     for raw in raws:
         try:

@@ -15,6 +15,7 @@ from blueprints._gallery import (
     viewer_id,
 )
 from blueprints._http import json_body
+from blueprints._share_session import current_share, scoped_crumbs, scoped_page, shares_allowed
 from errors import NotFound, ValidationFailed
 from services.gallery import browse
 from services.gallery.keys import parent_of
@@ -24,7 +25,10 @@ bp = Blueprint("browse", __name__, url_prefix="/api/browse")
 
 @bp.get("/viewed")
 @optional_viewer
+@shares_allowed
 def get_viewed():
+    if current_share() is not None:  # share links keep no viewing history
+        return jsonify(items=[])
     _, limit = browse.paging(None, request.args.get("limit", 20))
     albums = browse.recently_viewed(viewer_id(), limit)
     return jsonify(items=[album_json(a) | {"viewedAt": a.viewed_at} for a in albums])
@@ -32,11 +36,14 @@ def get_viewed():
 
 @bp.post("/viewed")
 @optional_viewer
+@shares_allowed
 def post_viewed():
     raw = json_body().get("path")
     if not isinstance(raw, str):
         raise ValidationFailed("path", "path must be the album's path (\"\" for the root).")
     found = gallery_path(raw)
+    if current_share() is not None:  # checked like any path, but never recorded
+        return "", 204
     album = found.rel if found.real.is_dir() else parent_of(found.rel) or ""
     new_visitor()
     viewer = viewer_id()
@@ -50,6 +57,7 @@ def post_viewed():
 @bp.get("", defaults={"raw": ""}, strict_slashes=False)  # "/api/browse/" too, as "trip/" is "trip"
 @bp.get("/<path:raw>")
 @optional_viewer
+@shares_allowed
 def get_browse(raw: str):
     found = gallery_path(raw)
     if not found.real.is_dir():
@@ -57,6 +65,6 @@ def get_browse(raw: str):
     indexer().refresh_folder(found.rel)
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
     sort = request.args.get("sort", "smart")
-    result = browse.album_page(found.rel, viewer_id(), sort, page, limit)
-    crumbs = [{"name": name, "path": path} for name, path in browse.breadcrumbs(found.rel)]
+    result = scoped_page(browse.album_page(found.rel, viewer_id(), sort, page, limit))
+    crumbs = [{"name": name, "path": path} for name, path in scoped_crumbs(browse.breadcrumbs(found.rel))]
     return jsonify(path=found.rel, breadcrumbs=crumbs, sort=sort, **page_json(result))

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 import errors
 from services.database import busy_error
 from services.logtext import escape
+from services.shares.tokens import redact
 
 log = logging.getLogger("photonix.http")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -88,5 +89,5 @@ def _unexpected(exc: Exception):
     if busy is not None:
         log.warning("request %s: %s", request_id(), exc)
         return error_response(busy)
-    log.exception("request %s %s %s failed", request_id(), escape(request.method), escape(request.path))
+    log.exception("request %s %s %s failed", request_id(), escape(request.method), escape(redact(request.path)))
     return error_response(errors.AppError())

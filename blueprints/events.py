@@ -14,16 +14,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from blueprints._auth import (
-    caller,
-    no_rate_limit,
-    request_auth_state,
-    stream_audience,
-    stream_caller,
-    stream_guard,
-    stream_reader,
-)
+from blueprints._auth import no_rate_limit, request_auth_state
 from blueprints._http import app_config, client_ip
+from blueprints._stream_auth import StreamRules, stream_audience, stream_reader, stream_rules
 from errors import AppError, TooManyStreams, ValidationFailed
 from services import events, hangup
 from services.streams import StreamSlots
@@ -51,18 +44,15 @@ def get_events():
     heartbeat_s = app_config().sse_heartbeat_seconds
     sock = _client_socket()
     stalled = _stall_check(sock, max(MIN_SEND_TIMEOUT_S, 2.0 * heartbeat_s))
-    # A token's expiry ends the stream only where reading needs the token.
-    expires_at = None if request_auth_state().anonymous_reads else caller().expires_at
-    if stream_audience() == "admin":  # admin events need the admin token in every mode
-        expires_at = stream_caller().expires_at
-    stream = _stream(sub, heartbeat_s, expires_at, stream_guard(), stalled, lambda: slots.release(ip), sock)
+    rules = stream_rules(request_auth_state().anonymous_reads)
+    stream = _stream(sub, heartbeat_s, rules, stalled, lambda: slots.release(ip), sock)
     # Bytes passed straight through: no extra encoding generator per stream (memory per idle stream counts).
     return Response(stream, mimetype="text/event-stream", direct_passthrough=True,
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | None, still_allowed: Callable[[], None],
-            stalled: Callable[[], bool], release: Callable[[], None], sock: Any) -> Iterator[bytes]:
+def _stream(sub: events.Subscription, heartbeat_s: float, rules: StreamRules, stalled: Callable[[], bool],
+            release: Callable[[], None], sock: Any) -> Iterator[bytes]:
     # One generator level only: every nested generator deepens the stack each idle greenlet keeps.
     # A client that hangs up ends the subscription at once, so the slot is not held until a write fails.
     watched = hangup.watch(sock, sub.close)
@@ -72,7 +62,7 @@ def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | No
         if sub.resync_needed:
             yield frame("resync", {"lastEventId": sub.last_id}, sub.last_id).encode()
         while True:
-            message, last = _next_message(sub, heartbeat_s, expires_at, still_allowed)
+            message, last = _next_message(sub, heartbeat_s, rules)
             if stalled():
                 return
             yield message.encode()
@@ -86,22 +76,34 @@ def _stream(sub: events.Subscription, heartbeat_s: float, expires_at: float | No
         release()
 
 
-def _next_message(sub: events.Subscription, heartbeat_s: float, expires_at: float | None,
-                  still_allowed: Callable[[], None]) -> tuple[str, bool]:
-    """What to send next (waiting at most one heartbeat), and whether the stream ends after it."""
-    wait_s = heartbeat_s if expires_at is None else min(heartbeat_s, expires_at - time.time())
-    if wait_s <= 0:
-        return frame("auth-expired", {"code": "TOKEN_EXPIRED"}), True
-    event = sub.get(wait_s)
-    if event is None:
-        return ": heartbeat\n\n", False
+def _next_message(sub: events.Subscription, heartbeat_s: float, rules: StreamRules) -> tuple[str, bool]:
+    """What to send next (waiting at most one heartbeat), and whether the stream ends after it. Events the
+    stream does not want are skipped without resetting the heartbeat's clock."""
+    beat_at = time.monotonic() + heartbeat_s
+    while True:
+        wait_s = beat_at - time.monotonic()
+        if rules.expires_at is not None:
+            wait_s = min(wait_s, rules.expires_at - time.time())
+            if rules.expires_at <= time.time():
+                return frame("auth-expired", {"code": rules.expired_code}), True
+        event = sub.get(max(0.0, wait_s))
+        if event is None:
+            refused = _refusal(rules) if rules.check_each_beat else None
+            return (frame("auth-expired", {"code": refused}), True) if refused else (": heartbeat\n\n", False)
+        if rules.wanted is None or rules.wanted(event):
+            break
     message = frame(event.type, event.data, event.id)
-    if event.type in ACCESS_EVENTS:
-        try:
-            still_allowed()
-        except AppError as refused:
-            return message + frame("auth-expired", {"code": refused.code}), True
-    return message, False
+    refused = _refusal(rules) if event.type in ACCESS_EVENTS or rules.check_each_beat else None
+    return (message + frame("auth-expired", {"code": refused}), True) if refused else (message, False)
+
+
+def _refusal(rules: StreamRules) -> str | None:
+    """The code of why the stream may no longer go on, or None."""
+    try:
+        rules.still_allowed()
+    except AppError as refused:
+        return refused.code
+    return None
 
 
 def frame(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from blueprints._auth import is_admin, optional_viewer, request_auth_state
 from blueprints._gallery import indexed_media
+from blueprints._share_session import shares_allowed
 from errors import ValidationFailed
 from services.gallery.query import camera_name
 
@@ -14,6 +15,7 @@ bp = Blueprint("info", __name__, url_prefix="/api/info")
 
 @bp.get("")
 @optional_viewer
+@shares_allowed
 def get_info():
     raw = request.args.get("path")
     if not raw:

@@ -45,12 +45,17 @@ def asset_url(name: str) -> str:
 @bp.get("/")
 @no_rate_limit
 def get_index():
+    return shell_response()
+
+
+def shell_response(share_mode: bool = False):
+    """The page: the gallery, or with `share_mode` a share link's view of it (blueprints/shares.py)."""
     assets = static_assets()
     assets.refresh()  # a file replaced on disk gets its new version in the page at once
     import_map = assets.import_map()
     response = make_response(render_template(
         "index.html", base=request.script_root + "/", site_title=request_auth_state().site_title,
-        import_map=import_map, preload=assets.preload(), theme_color=THEME_COLOR))
+        import_map=import_map, preload=assets.preload(), theme_color=THEME_COLOR, share_mode=share_mode))
     digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(import_map=f"'sha256-{digest}'")
     response.headers["Cache-Control"] = "no-cache"

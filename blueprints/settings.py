@@ -44,4 +44,6 @@ def _public_settings(state: settings.AuthState):
     return jsonify(passwordEnabled=state.password_enabled, publicAccess=state.public_access,
                    hasPassword=state.password_hash is not None,
                    adminSecretConfigured=app_config().admin_secret is not None,
-                   siteTitle=state.site_title, showLocation=state.show_location, version=VERSION)
+                   siteTitle=state.site_title, showLocation=state.show_location,
+                   allowNeverExpiringShares=state.allow_never_expiring_shares,
+                   allowZipDownloads=state.allow_zip_downloads, version=VERSION)

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, request, 
 from blueprints._auth import admin_required, optional_viewer, request_auth_state
 from blueprints._gallery import cache_visibility, gallery_path, indexed_media, thumbnail_url
 from blueprints._http import app_config
+from blueprints._share_session import shares_allowed
 from errors import ValidationFailed
 from services import jobs
 from services.gallery import browse, thumbs
@@ -23,12 +24,14 @@ LOGIN_BG_CHOICES = 50
 
 @bp.get("/api/thumbnail")
 @optional_viewer
+@shares_allowed
 def get_thumbnail():
     return _image_response(thumbnailer())
 
 
 @bp.get("/api/preview")
 @optional_viewer
+@shares_allowed
 def get_preview():
     """The lightbox's image: a thumbnail's rules and headers, fitting PREVIEW_SIZE on its long edge."""
     return _image_response(current_app.extensions["photonix_previewer"])
@@ -66,7 +69,8 @@ def thumbnailer() -> Thumbnailer:
     return current_app.extensions["photonix_thumbnailer"]
 
 
-def _image_response(maker: Thumbnailer) -> Response:
+def _image_response(maker: Thumbnailer, visibility: str | None = None) -> Response:
+    """The image for ?path=; `visibility` overrides cache_visibility() (a share link's previews are private)."""
     raw = request.args.get("path")
     if raw is None:
         raise ValidationFailed("path", "path names the photo or video.")
@@ -76,7 +80,7 @@ def _image_response(maker: Thumbnailer) -> Response:
     if result is None:
         found, media = indexed_media(raw)
         result = maker.get(thumbs.source_for(found.real, media))
-    return _thumbnail_response(result, maker)
+    return _thumbnail_response(result, maker, visibility or cache_visibility())
 
 
 def _made_response(result: Result, maker: Thumbnailer) -> Response:
@@ -93,18 +97,18 @@ def _made_response(result: Result, maker: Thumbnailer) -> Response:
     return response
 
 
-def _thumbnail_response(result: Result, maker: Thumbnailer) -> Response:
+def _thumbnail_response(result: Result, maker: Thumbnailer, visibility: str) -> Response:
     if result.status == "ok":
         response = _made_response(result, maker)
         max_age = THUMB_MAX_AGE_S if request.args.get("v") else UNVERSIONED_MAX_AGE_S
-        response.headers["Cache-Control"] = f"{cache_visibility()}, max-age={max_age}" + (
+        response.headers["Cache-Control"] = f"{visibility}, max-age={max_age}" + (
             ", immutable" if request.args.get("v") else "")
     else:
         kind = {"processing": "processing", "failed": "failed"}.get(result.status, "video")
         status = {"processing": 202, "failed": 404}.get(result.status, 200)
         response = Response(placeholder_svg(kind), status=status, mimetype="image/svg+xml")
         response.headers["Cache-Control"] = "no-store" if result.status == "processing" else \
-            f"{cache_visibility()}, max-age={UNVERSIONED_MAX_AGE_S}"
+            f"{visibility}, max-age={UNVERSIONED_MAX_AGE_S}"
         if result.status == "processing":
             response.headers["Retry-After"] = str(RETRY_AFTER_S)
     response.headers["X-Thumb-Status"] = "ready" if result.status == "ok" else result.status

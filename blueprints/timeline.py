@@ -1,15 +1,20 @@
-"""/api/timeline (the months of an album's subtree, and one month's media) and /api/memories ("on this day")."""
+"""/api/timeline (the months of an album's subtree, and one month's media) and /api/memories ("on this day").
+
+Under a share session: the link's album (or its one photo) when no path is asked for, only what lies inside it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 from datetime import date
 
 from flask import Blueprint, jsonify, request
 
 from blueprints._auth import optional_viewer
 from blueprints._gallery import gallery_path, indexer, media_json, page_json
+from blueprints._share_session import current_scope, scoped_page, shares_allowed, within
 from errors import NotFound, ValidationFailed
 from services.gallery import browse, timeline
 
@@ -20,13 +25,19 @@ _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 @bp.get("/api/timeline")
 @optional_viewer
+@shares_allowed
 def get_months():
-    rel = _album()
-    return jsonify(path=rel, months=[{"year": y, "month": m, "count": n} for y, m, n in timeline.months(rel)])
+    rel, limits = _album(), within()
+    if limits is None or not limits.rows_filtered:
+        months = timeline.months(rel)  # kept in advance by the index
+    else:
+        months = timeline.months_where(_below_album(rel) & limits.media)
+    return jsonify(path=rel, months=[{"year": y, "month": m, "count": n} for y, m, n in months])
 
 
 @bp.get("/api/timeline/<string:month>")
 @optional_viewer
+@shares_allowed
 def get_month(month: str):
     found = _MONTH.fullmatch(month)
     if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1:
@@ -34,26 +45,48 @@ def get_month(month: str):
     year, number = int(found.group(1)), int(found.group(2))
     rel = _album()
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
-    result = timeline.month_page(rel, year, number, page, limit)
-    return jsonify(path=rel, year=year, month=number, **page_json(result))
+    limits = within()
+    result = timeline.month_page(rel, year, number, page, limit, limits.media if limits else None,
+                                 in_album=_is_album(rel))
+    return jsonify(path=rel, year=year, month=number, **page_json(scoped_page(result)))
 
 
 @bp.get("/api/memories")
 @optional_viewer
+@shares_allowed
 def get_memories():
     today = _date(request.args.get("date"))
-    years = timeline.memories(today)
+    limits, scope = within(), current_scope()
+    years = timeline.memories(today, limits.media if limits else None)
+    if scope is not None:  # a file symlink leading out of the link is listed under it, but not the share's
+        years = [kept for kept in (replace(y, media=scope.keeps(y.media)) for y in years) if kept.media]
     return jsonify(date=today.isoformat(), years=[
         {"year": y.year, "yearsAgo": today.year - y.year, "items": [media_json(m) for m in y.media]} for y in years])
 
 
 def _album() -> str:
-    """The checked album of ?path= (the root by default); its folder is synced first, as browse does."""
-    found = gallery_path(request.args.get("path", ""))
+    """The checked album of ?path= (the root by default, a share's own album or photo); its folder is synced
+    first, as browse does."""
+    raw, scope = request.args.get("path", ""), current_scope()
+    if scope is not None and raw == "":
+        raw = scope.rel
+        if not scope.is_album:
+            return raw
+    found = gallery_path(raw)
     if not found.real.is_dir():
         raise NotFound("This is not an album.")
     indexer().refresh_folder(found.rel)
     return found.rel
+
+
+def _is_album(rel: str) -> bool:
+    """False only for a photo share's own photo (which _album() answers for a share's default path)."""
+    scope = current_scope()
+    return scope is None or scope.is_album or rel != scope.rel
+
+
+def _below_album(rel: str):
+    return timeline.below(rel) if _is_album(rel) else timeline.below("")
 
 
 def _date(raw: str | None) -> date:

@@ -1,5 +1,6 @@
-"""Runtime settings kept in the `setting` table: gallery password, public access, auth epoch, title, and
-whether visitors see where photos were taken.
+"""Runtime settings kept in the `setting` table: gallery password, public access, auth epoch, title, and the
+owner's on/off settings (FLAGS: whether visitors see where photos were taken, never-expiring share links, album
+downloads).
 
 `auth_state()` is read on every request that needs it (one query), so a password change on one
 node revokes tokens on every node at once. `change_settings()` validates an owner's change, bumps
@@ -26,13 +27,18 @@ AUTH_EPOCH = "AUTH_EPOCH"
 SYSTEM_ID = "SYSTEM_ID"
 SITE_TITLE = "SITE_TITLE"
 SHOW_LOCATION = "SHOW_LOCATION"  # "1": visitors see where photos were taken (GPS); the admin always does
+NEVER_EXPIRING_SHARES = "ALLOW_NEVER_EXPIRING_SHARES"  # "1": share links may be made with no expiry
+ZIP_DOWNLOADS = "ALLOW_ZIP_DOWNLOADS"  # "0": viewers may not download albums as ZIP (the admin still may)
 LOGOUTS = "LOGOUTS"  # a fresh random value at each logout: services/auth/sessions.py reloads its set then
 DEFAULT_SITE_TITLE = "Photonix"
+# The owner's on/off settings: API name -> (setting key, value when never set).
+FLAGS = {"showLocation": (SHOW_LOCATION, False), "allowNeverExpiringShares": (NEVER_EXPIRING_SHARES, False),
+         "allowZipDownloads": (ZIP_DOWNLOADS, True)}
 _AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE, LOGOUTS,
-              SHOW_LOCATION)
+              *(key for key, _ in FLAGS.values()))
 MAX_SITE_TITLE_CHARS = 80
 # What an owner may change, by the name the API uses.
-CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle", "showLocation")
+CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle", *FLAGS)
 AUTH_CHANGES = ("password", "passwordEnabled", "publicAccess")
 
 
@@ -46,6 +52,8 @@ class AuthState:
     site_title: str
     logouts: str = ""  # changes at every logout (services/auth/sessions.py)
     show_location: bool = False
+    allow_never_expiring_shares: bool = False
+    allow_zip_downloads: bool = True
 
     @property
     def anonymous_reads(self) -> bool:
@@ -64,7 +72,7 @@ def auth_state() -> AuthState:
         system_id=system_id,
         site_title=values.get(SITE_TITLE) or DEFAULT_SITE_TITLE,
         logouts=values.get(LOGOUTS) or "",
-        show_location=values.get(SHOW_LOCATION) == "1",
+        **{_field(name): _flag(values.get(key), default) for name, (key, default) in FLAGS.items()},
     )
 
 
@@ -78,7 +86,6 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     state = auth_state()
     enable = _boolean(changes, "passwordEnabled")
     public = _boolean(changes, "publicAccess")
-    location = _boolean(changes, "showLocation")
     title = _site_title(changes.get("siteTitle")) if "siteTitle" in changes else None
     if "newPassword" not in changes and enable and not state.password_hash:
         raise ValidationFailed("newPassword", "Set a password (newPassword) to turn password protection on.")
@@ -93,9 +100,11 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     if public is not None and public != state.public_access:
         writes[ALLOW_PUBLIC_ACCESS] = "1" if public else "0"
         changed.append("publicAccess")
-    if location is not None and location != state.show_location:
-        writes[SHOW_LOCATION] = "1" if location else "0"
-        changed.append("showLocation")
+    for name, (key, _) in FLAGS.items():
+        flag = _boolean(changes, name)
+        if flag is not None and flag != getattr(state, _field(name)):
+            writes[key] = "1" if flag else "0"
+            changed.append(name)
     if title is not None and title != state.site_title:
         writes[SITE_TITLE] = title
         changed.append("siteTitle")
@@ -150,6 +159,15 @@ def _boolean(changes: Mapping[str, object], name: str) -> bool | None:
     if name in changes and not isinstance(value, bool):
         raise ValidationFailed(name, f"{name} must be true or false.")
     return value
+
+
+def _field(name: str) -> str:
+    """AuthState's field for an API name: showLocation -> show_location."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _flag(stored: str | None, default: bool) -> bool:
+    return default if stored is None else stored == "1"
 
 
 def _site_title(value: object) -> str:

@@ -16,6 +16,8 @@ from errors import (
     AppError,
     InvalidCredentials,
     PasswordDisabled,
+    SharePasswordInvalid,
+    SharePasswordRequired,
     Unauthorized,
 )
 from services.auth.lockout import Lockout
@@ -65,6 +67,21 @@ def check_login(state: AuthState, attempt: object, lockout: Lockout, ip: str) ->
     if not verify_password(attempt, state.password_hash):
         outcome = lockout.record_failure(reserved, "wrong gallery password")
         raise InvalidCredentials(remainingAttempts=outcome.remaining_attempts, nextLockSeconds=outcome.next_lock_s)
+    lockout.record_success(reserved)
+
+
+def check_share_password(password_hash: str | None, hint: str | None, attempt: object, lockout: Lockout,
+                         ip: str) -> None:
+    """Check a share link's password under the lockout (the caller passes one namespaced to the link); return
+    when the link has none or it is right."""
+    if password_hash is None:
+        return
+    if attempt is None or attempt == "":
+        raise SharePasswordRequired(passwordHint=hint)
+    reserved = lockout.reserve(ip)
+    if not verify_password(attempt, password_hash):
+        outcome = lockout.record_failure(reserved, "wrong share-link password")
+        raise SharePasswordInvalid(remainingAttempts=outcome.remaining_attempts, nextLockSeconds=outcome.next_lock_s)
     lockout.record_success(reserved)
 
 

@@ -63,9 +63,13 @@ class Attempt:
 
 
 class Lockout:
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time):
+    """`namespace` keeps a separate series per address for one thing (a share link's password: "share/7"), so
+    failures there neither lock nor are unlocked by the gallery's login; log lines still name the address."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time, namespace: str = ""):
         self.storage = storage
         self.clock = clock
+        self.prefix = f"{KEY_PREFIX}/{namespace}" if namespace else KEY_PREFIX
 
     def reserve(self, ip: str) -> Attempt:
         """Take a place for one secret check, or raise LoginLocked: then the secret must not be checked.
@@ -153,11 +157,9 @@ class Lockout:
             log.error("lockout storage unavailable: %s", exc)
             raise LimiterUnavailable() from exc
 
-    @staticmethod
-    def _series_key(ip: str) -> str:
-        return f"{KEY_PREFIX}/series/{ip}"
+    def _series_key(self, ip: str) -> str:
+        return f"{self.prefix}/series/{ip}"
 
-    @staticmethod
-    def _key(kind: str, ip: str, series: int, failure: int | None = None) -> str:
+    def _key(self, kind: str, ip: str, series: int, failure: int | None = None) -> str:
         suffix = "" if failure is None else f"/{failure}"
-        return f"{KEY_PREFIX}/{kind}/{ip}/{series}{suffix}"
+        return f"{self.prefix}/{kind}/{ip}/{series}{suffix}"

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from errors import ValidationFailed
 from models import Folder, Media, View, database
@@ -62,20 +62,23 @@ def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int) -
     return page_of(albums, media, page, limit)
 
 
-def search(raw: str, page: int, limit: int) -> tuple[query.Query, Page]:
+def search(raw: str, page: int, limit: int, folders_within=None, media_within=None) -> tuple[query.Query, Page]:
     """Albums, then photos and videos, whose name (or, for media, whose album's name) contains the query's
-    text. With filters (services/gallery/query.py), only the media they all match, newest taken first."""
+    text. With filters (services/gallery/query.py), only the media they all match, newest taken first.
+    `folders_within` / `media_within`: conditions the results must also meet (a share link's scope)."""
     parsed = query.parse(raw.strip(), MAX_QUERY_CHARS)
     text = parsed.folded
+    folders_within = SQL("1 = 1") if folders_within is None else folders_within
+    media_within = SQL("1 = 1") if media_within is None else media_within
     named = query.contains(Media.name_folded, text) | query.contains(Media.folder_folded, text)
     if parsed.filters:
-        condition = query.media_condition(parsed.filters)
+        condition = query.media_condition(parsed.filters) & media_within
         media = (Media.select(*MEDIA_COLUMNS).where(condition & named if text else condition)
                  .order_by(Media.taken_key.desc(), natural(Media), Media.path))
         return parsed, page_of(None, media, page, limit)
-    albums = (Folder.select(*ALBUM_COLUMNS).where(query.contains(Folder.name_folded, text))
+    albums = (Folder.select(*ALBUM_COLUMNS).where(query.contains(Folder.name_folded, text) & folders_within)
               .order_by(natural(Folder), Folder.path))
-    media = Media.select(*MEDIA_COLUMNS).where(named).order_by(natural(Media), Media.path)
+    media = Media.select(*MEDIA_COLUMNS).where(named & media_within).order_by(natural(Media), Media.path)
     return parsed, page_of(albums, media, page, limit)
 
 

@@ -40,22 +40,37 @@ def months(rel: str) -> list[tuple[int, int, int]]:
     return [(month // 100, month % 100, count) for month, count in rows]
 
 
-def month_page(rel: str, year: int, month: int, page: int, limit: int) -> browse.Page:
-    """The media of one month below album `rel`, newest first (ties in natural name order)."""
+def months_where(condition) -> list[tuple[int, int, int]]:
+    """As months(), counted from the media rows `condition` selects (a share link's scope; not kept in advance)."""
+    rows = (Media.select(_month_of(Media.taken_key), fn.COUNT(Media.id))
+            .where(condition & Media.taken_key.is_null(False)).group_by(SQL("1")).order_by(SQL("1").desc()).tuples())
+    return [(int(month) // 100, int(month) % 100, count) for month, count in rows]
+
+
+def month_page(rel: str, year: int, month: int, page: int, limit: int, within=None,
+               in_album: bool = True) -> browse.Page:
+    """The media of one month below album `rel` (anywhere when not `in_album`) that match `within` when it is
+    given (a share link's scope), newest first (ties in natural name order)."""
     start, end = details.period_keys(year, month)
-    in_month = (Media.taken_key >= start) & (Media.taken_key < end)
-    media = (Media.select(*browse.MEDIA_COLUMNS).where(in_month & below(rel))
+    condition = (Media.taken_key >= start) & (Media.taken_key < end)
+    if in_album:
+        condition &= below(rel)
+    if within is not None:
+        condition &= within
+    media = (Media.select(*browse.MEDIA_COLUMNS).where(condition)
              .order_by(Media.taken_key.desc(), browse.natural(Media), Media.path))
     return browse.page_of(None, media, page, limit)
 
 
-def memories(today: date) -> list[MemoryYear]:
+def memories(today: date, within=None) -> list[MemoryYear]:
     """Media taken on today's month and day in earlier years (dated by EXIF or video, not by file time),
-    most recent year first, at most MEMORIES_MAX in all, shared out between the years in turn."""
+    most recent year first, at most MEMORIES_MAX in all, shared out between the years in turn; only those
+    `within` selects, when given (a share link's scope)."""
     found, before = [], details.day_key(date(today.year, 1, 1))
+    within = SQL("1 = 1") if within is None else within
     for _ in range(MAX_YEARS_BACK):
         # The latest earlier year with any media: one indexed probe per year that has photos, not per year.
-        latest = Media.select(fn.MAX(Media.taken_key)).where(Media.taken_key < before).scalar()
+        latest = Media.select(fn.MAX(Media.taken_key)).where((Media.taken_key < before) & within).scalar()
         if latest is None:
             break
         year = details.year_of(latest)
@@ -66,7 +81,7 @@ def memories(today: date) -> list[MemoryYear]:
             continue
         start = details.day_key(day)
         on_day = (Media.taken_key >= start) & (Media.taken_key < start + 86400) & (Media.taken_from != "mtime")
-        rows = list(Media.select(*browse.MEDIA_COLUMNS).where(on_day)
+        rows = list(Media.select(*browse.MEDIA_COLUMNS).where(on_day & within)
                     .order_by(Media.taken_key, browse.natural(Media), Media.path).limit(MEMORIES_MAX).namedtuples())
         if rows:
             found.append(MemoryYear(year, rows))

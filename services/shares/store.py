@@ -8,10 +8,11 @@ pool, services/auth/passwords.py). No Flask.
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from errors import ValidationFailed
+from errors import NotFound, ShareExpired, ShareRevoked, ValidationFailed
 from models import Share
 from services.auth.passwords import hash_password
 from services.shares import tokens
@@ -48,6 +49,28 @@ def find(secret: str, token: str) -> Share | None:
     wanted = tokens.lookup_hash(secret, token)
     share = Share.get_or_none(Share.token_hash == wanted)
     return share if share is not None and tokens.same_hash(share.token_hash, wanted) else None
+
+
+def get(share_id: object) -> Share | None:
+    return Share.get_or_none(Share.id == share_id) if isinstance(share_id, int) else None
+
+
+def listed() -> list[Share]:
+    """Every link, newest first (revoked and expired ones too)."""
+    return list(Share.select().order_by(Share.created_at.desc(), Share.id.desc()))
+
+
+def opened(secret: str, token: str) -> Share:
+    """The active link `token` opens: 404 NOT_FOUND for none, 410 SHARE_REVOKED / SHARE_EXPIRED when it ended."""
+    share = find(secret, token)
+    if share is None:
+        raise NotFound("No shared link has this address.")
+    found = state(share)
+    if found == REVOKED:
+        raise ShareRevoked()
+    if found == EXPIRED:
+        raise ShareExpired()
+    return share
 
 
 def state(share: Share, now: float | None = None) -> str:
@@ -126,7 +149,8 @@ def _expiry(days: object, given: bool, allow_never: bool, now: float) -> float |
 def _text(value: object, name: str, allow_none: bool) -> str | None:
     if value is None and allow_none:
         return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or any(ord(c) < 32 for c in value):
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or any(
+            unicodedata.category(c) in ("Cc", "Cf") for c in value):
         raise ValidationFailed(name, f"{name} must be text of at most {MAX_TEXT_CHARS} characters, no control "
                                      "characters.")
     return value.strip()

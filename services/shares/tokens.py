@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 TOKEN_BYTES = 24  # 192 bits (the issue asks for at least 128)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # what new_token() makes: anything else is refused before any work
 _NONCE_BYTES = 12
+# Where a token travels in a URL (/s/<token>, /api/share/<token>/…): logs keep the place, not the token.
+_IN_URL = re.compile(r"(/s/|/api/share/)[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")
+REDACTED = "[token]"
 
 
 def new_token() -> str:
@@ -33,6 +36,11 @@ def new_token() -> str:
 def well_formed(token: str) -> bool:
     """Whether `token` could have been made by new_token() (a cheap check before hashing or a lookup)."""
     return isinstance(token, str) and _TOKEN.fullmatch(token) is not None
+
+
+def redact(text: str) -> str:
+    """`text` (a URL, a request line, a Referer) with every share token in it replaced by REDACTED."""
+    return _IN_URL.sub(lambda found: found.group(1) + REDACTED, text)
 
 
 def lookup_hash(secret: str, token: str) -> str:

@@ -17,6 +17,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.routing import IntegerConverter
 
 from blueprints._http import DEFAULT_JSON_BODY_BYTES
 from blueprints._json import MAX_JSON_DEPTH, parse_object
@@ -189,6 +190,10 @@ def _url(rule, task_id: int) -> str:
             values[name] = MISSING_TASK_ID if rule.endpoint in FETCHES_FEED else task_id
         elif hasattr(converter, "items"):  # any(...): the first choice
             values[name] = sorted(converter.items)[0] if isinstance(converter.items, set) else converter.items[0]
+        elif isinstance(converter, IntegerConverter):  # a share link's id (none exists: 404 after the body check)
+            values[name] = 1
+        elif name == "token":  # a share link's token: 32 characters
+            values[name] = "t" * 32
         else:
             values[name] = "album"
     return rule.build(values)[1]

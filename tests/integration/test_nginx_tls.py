@@ -20,6 +20,7 @@ import requests
 
 from services import events, settings
 from services.auth.passwords import hash_password
+from tests.support import waiting
 from tests.support.nginx import NGINX_DIR, SNIPPETS_DIR, STATIC_DIR, Nginx
 from tests.support.servers import ROOT, Gunicorn, cannot_run, require_binary
 
@@ -272,3 +273,17 @@ def _read_until(lines, wanted: str) -> None:
         if time.monotonic() > deadline:
             break
     raise AssertionError(f"the event stream never sent {wanted!r}")
+
+
+def test_the_access_log_hides_share_link_tokens(stack):
+    """nginx's own log line of /s/<token> and /api/share/<token>/... (and a Referer carrying one) names the place,
+    never the token: a token in a log opens its link (nginx/snippets/photonix-log.conf)."""
+    token = "Ab3_-" + "x" * 27
+    page = f"https://{HOST}/s/{token}"
+    for path in (f"/s/{token}", f"/api/share/{token}/feed?x=1"):
+        requests.get(stack.https + path, headers={"Referer": page}, verify=stack.ca, timeout=TIMEOUT)
+    log = stack.proxy.dir / "access.log"
+    waiting.until(lambda: log.exists() and log.read_text().count("[token]") >= 4, "nginx never logged both requests")
+    text = log.read_text()
+    assert token not in text
+    assert '"GET /s/[token] HTTP/1.1"' in text and "/api/share/[token]/feed?x=1" in text and "/s/[token]\"" in text

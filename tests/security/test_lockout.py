@@ -53,7 +53,7 @@ class Spy:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(_auth, "Lockout", lambda storage: Lockout(storage, clock))
+    monkeypatch.setattr(_auth, "Lockout", lambda storage, namespace="": Lockout(storage, clock, namespace))
     return clock
 
 

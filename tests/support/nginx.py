@@ -27,6 +27,7 @@ UPSTREAM = "127.0.0.1:12080"
 _UPSTREAM = re.compile(r"^(\s*(?:server\s+|proxy_pass\s+https?://))127\.0\.0\.1:12080\b", re.MULTILINE)
 _STATIC = re.compile(r"^(\s*alias\s+)/opt/photonix/static/", re.MULTILINE)
 _SNIPPETS = re.compile(r"^(\s*include\s+)/etc/nginx/snippets/", re.MULTILINE)
+_ACCESS_LOG = re.compile(r"^(\s*access_log\s+)/var/log/nginx/", re.MULTILINE)
 _LISTEN = re.compile(r"^(\s*listen\s+)(\S+?)([\s;])", re.MULTILINE)
 MIME_TYPES = Path("/etc/nginx/mime.types")
 START_TIMEOUT_S = 10.0
@@ -136,6 +137,7 @@ class Nginx:
         text = _LISTEN.sub(self._listen, text)
         text = _STATIC.sub(lambda m: f"{m.group(1)}{static_dir}/", text)
         text = _SNIPPETS.sub(lambda m: f"{m.group(1)}{self.snippets_dir}/", text)
+        text = _ACCESS_LOG.sub(lambda m: f"{m.group(1)}{self.dir}/", text)
         for shipped, local in replacements.items():
             text = text.replace(shipped, local)
         return text
