@@ -20,6 +20,7 @@ DEFAULT_JSON_BODY_BYTES = 4 * KIB  # login, admin secret: one short field
 # and 1000 picked entry keys. zips: up to 10,000 gallery paths. The app-wide MAX_CONTENT_LENGTH (16 MiB) is for
 # uploads.
 JSON_BODY_BYTES = {"browse": 16 * KIB, "settings": 16 * KIB, "downloads": 256 * KIB, "zips": 4096 * KIB}
+MAX_ROW_ID = 2**63 - 1  # a database integer: a larger id in a URL is simply not found
 
 
 class GalleryPathConverter(PathConverter):

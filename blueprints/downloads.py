@@ -9,14 +9,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from blueprints._auth import admin_required
-from blueprints._http import app_config, json_body
+from blueprints._http import MAX_ROW_ID, app_config, json_body
 from errors import NotFound, ValidationFailed
 from services import settings
 from services.downloads import entries, history, logs, opml, options, scheduler, tasks
 from services.gallery import browse
 
 bp = Blueprint("downloads", __name__, url_prefix="/api/download")
-MAX_ROW_ID = 2**63 - 1  # a database integer: a larger id in a URL is simply not found
 
 
 @bp.url_value_preprocessor

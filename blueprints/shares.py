@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 
 from blueprints._auth import admin_required, decide, lockout, request_auth_state
 from blueprints._gallery import gallery_path, indexed_media
-from blueprints._http import app_config, client_ip, json_body, public_base
+from blueprints._http import MAX_ROW_ID, app_config, client_ip, json_body, public_base
 from blueprints._share_session import end_session, set_session_cookie, start_session
 from blueprints.pages import shell_response
 from errors import NotFound, ShareEnded, ValidationFailed
@@ -24,6 +24,12 @@ GONE_WORDS = {  # the page a visitor sees for a link that no longer opens, in bo
     store.REVOKED: ("This link was revoked", "此链接已被撤销"),
     None: ("There is no shared link at this address", "此地址没有共享链接"),
 }
+
+
+@bp.url_value_preprocessor
+def _known_size_ids(_endpoint, values):
+    if values and values.get("share_id", 0) > MAX_ROW_ID:  # the database could not even compare it
+        raise NotFound("There is no shared link with this id.")
 
 
 @bp.post("/api/shares")

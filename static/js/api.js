@@ -6,6 +6,7 @@
 //   await api("api/settings", { method: "PUT", body: { siteTitle }, admin: true });
 //   session.addEventListener("login-required", showLogin);  // a gallery call needs a login
 //   session.addEventListener("admin-required", askSecret);  // the admin token is missing or expired
+//   session.addEventListener("share-ended", showEnded);     // share mode: the link was revoked or expired
 
 import { describeError } from "./error-words.js";
 import { t } from "./i18n.js";
@@ -13,11 +14,14 @@ import { toast } from "./toast.js";
 
 export const session = new EventTarget();
 export const AUTH_CODES = ["AUTH_REQUIRED", "TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "CSRF_FAILED"];
+export const SHARE_ENDED_CODES = ["SHARE_REVOKED", "SHARE_EXPIRED"];  // 401: the share link of this session ended
 const ADMIN_CODES = ["ADMIN_REQUIRED", ...AUTH_CODES];
 const UNSAFE = ["POST", "PUT", "PATCH", "DELETE"];
 const ADMIN_KEY = "photonix.adminToken";
 const ADMIN_MARGIN_MS = 5000;
 let refreshing = null;
+let shareToken = null;  // share mode (share-mode.js): every call carries the link's session token
+let leaving = null;  // the main gallery dropped a share session cookie left in this browser (once a page)
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -32,6 +36,8 @@ export async function api(path, { method = "GET", body, admin = false, quiet = f
   try {
     let response = await send(path, { method, body, admin, signal });
     if (response.status === 401 && !admin && await refreshedAfter(response.clone())) {
+      response = await send(path, { method, body, admin, signal });
+    } else if (!response.ok && !admin && await leftShareSession(response.clone())) {
       response = await send(path, { method, body, admin, signal });
     }
     if (!response.ok) throw new ApiError(response.status, await errorBody(response));
@@ -50,6 +56,8 @@ function send(path, { method, body, admin, signal }) {
     const token = adminToken();
     if (!token) throw new AdminNeeded();
     headers.Authorization = `Bearer ${token}`;
+  } else if (shareToken) {
+    headers.Authorization = `Bearer ${shareToken}`;  // a Bearer token needs no CSRF header
   } else if (UNSAFE.includes(method)) {
     const csrf = cookie(path.startsWith("api/auth/refresh") ? "csrf_refresh_token" : "csrf_access_token");
     if (csrf) headers["X-CSRF-TOKEN"] = csrf;
@@ -76,6 +84,26 @@ async function refreshedAfter(response) {
   return refreshing;
 }
 
+/** Share mode: send the link's session token (the open answer's accessToken) with every call. */
+export function setShareToken(token) {
+  shareToken = token;
+}
+
+/** Leave a share session: the server clears its cookie (DELETE /api/share/session); true when it did. */
+export function leaveShareSession() {
+  leaving ||= send("api/share/session", { method: "DELETE" }).then((r) => r.ok, () => false);
+  return leaving;
+}
+
+// The main gallery, answered for a share link's session that this browser still holds (its cookie rides along
+// with every /api call): 403 SHARE_SCOPE or 401 SHARE_REVOKED / SHARE_EXPIRED. Drop that session once, then ask again.
+async function leftShareSession(response) {
+  if (shareToken || document.body?.dataset.mode === "share") return false;
+  const body = await errorBody(response);
+  if (body.code !== "SHARE_SCOPE" && !SHARE_ENDED_CODES.includes(body.code)) return false;
+  return leaveShareSession();
+}
+
 async function errorBody(response) {
   try {
     return await response.json();
@@ -97,6 +125,9 @@ function report(error, { admin, quiet }) {
   if (admin && ADMIN_CODES.includes(error.code) && error.status !== 429) {
     clearAdminToken();
     session.dispatchEvent(new CustomEvent("admin-required", { detail: error.code }));
+  } else if (!admin && error.status === 401 && SHARE_ENDED_CODES.includes(error.code)) {
+    session.dispatchEvent(new CustomEvent("share-ended", { detail: error.code }));
+    return;  // share mode says so on the page (share-mode.js)
   } else if (!admin && error.status === 401 && AUTH_CODES.includes(error.code)) {
     session.dispatchEvent(new CustomEvent("login-required", { detail: error.code }));
     return;  // the login view says why; no toast storm from every pending request

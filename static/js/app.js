@@ -1,7 +1,7 @@
 // The single-page app: boots from the auth status, routes on the URL hash (so any sub-path prefix
 // works), keeps one live event stream, and hands keys to the lightbox, then the view, then the globals.
 
-import { api, AUTH_CODES, adminToken, clearAdminToken, session } from "./api.js";
+import { api, AUTH_CODES, adminToken, clearAdminToken, leaveShareSession, session } from "./api.js";
 import { encodePath } from "./dom.js";
 import { failureNote } from "./failure.js";
 import { LiveEvents } from "./events.js";
@@ -41,6 +41,7 @@ const app = {
     else location.hash = hash;
   },
   albumHash: (path) => (path ? `#/browse/${encodePath(path)}` : "#/"),
+  resolve: (route) => resolve(route),  // share mode (share-mode.js) routes to the shared album or photo only
   timelineHash: (path) => (path ? `#/timeline/${encodePath(path)}` : "#/timeline"),
   readable() {
     const s = this.status;
@@ -102,7 +103,7 @@ const app = {
       this.goLogin();
       return;
     }
-    const [module, name, params] = resolve(route);
+    const [module, name, params] = this.resolve(route);
     let view = null;
     try {
       view = await import(module);
@@ -234,8 +235,15 @@ async function boot() {
   setLanguage(detectLanguage());
   wireChrome();
   dotState("stopped");  // the dot says so in words until the stream (or the login) tells more
+  if (document.body.dataset.mode === "share") {  // /s/<token>: a share link's page
+    const { startShareMode } = await import("./share-mode.js");
+    await startShareMode(app);
+    return;
+  }
   try {
     await app.refreshStatus();
+    // A share link's session cookie, left from a visit to a link, would answer for this browser: leave it.
+    if (app.status.role === "share" && await leaveShareSession()) await app.refreshStatus();
   } catch {
     app.status = { passwordEnabled: false, authenticated: false, reason: null };
   }

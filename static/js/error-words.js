@@ -61,6 +61,12 @@ export const ERROR_WORDS = {
     detailed: true },
   CONFLICT: { en: "This would conflict with something that already exists.", "zh-CN": "这与已有的内容冲突。",
     detailed: true },
+  SHARE_SCOPE: { en: "This shared link does not include this.", "zh-CN": "此共享链接不包含这些内容。" },
+  SHARE_EXPIRED: { en: "This shared link has expired.", "zh-CN": "此共享链接已过期。" },
+  SHARE_REVOKED: { en: "This shared link was revoked.", "zh-CN": "此共享链接已被撤销。" },
+  SHARE_PASSWORD_REQUIRED: { en: "This shared link needs its password.", "zh-CN": "此共享链接需要密码。" },
+  SHARE_PASSWORD_INVALID: { en: "The password for this shared link is not correct.", "zh-CN": "此共享链接的密码不正确。" },
+  DOWNLOADS_DISABLED: { en: "Downloading is turned off here.", "zh-CN": "此处已关闭下载。" },
 };
 
 // Answers without a JSON error body (a proxy's 502 page, a restart in progress): worded by their status.

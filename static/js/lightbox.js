@@ -7,6 +7,7 @@
 //
 // The details panel (I key, or its button) stays open from one photo to the next and re-reads each.
 
+import { adminToken } from "./api.js";
 import { h } from "./dom.js";
 import { addStrings, t } from "./i18n.js";
 import { icon } from "./icons.js";
@@ -22,10 +23,10 @@ const FOCUSABLE = "button, a[href], select, video[controls], [tabindex]:not([tab
 addStrings({
   en: { "lightbox.prev": "Previous (←)", "lightbox.next": "Next (→)", "lightbox.close": "Close (Esc)",
     "lightbox.download": "Download original", "lightbox.fullscreen": "Fullscreen (F)", "lightbox.position": "{n} / {total}",
-    "lightbox.info": "Details (I)", "lightbox.loading": "Loading a sharper image" },
+    "lightbox.info": "Details (I)", "lightbox.loading": "Loading a sharper image", "lightbox.share": "Share…" },
   "zh-CN": { "lightbox.prev": "上一张 (←)", "lightbox.next": "下一张 (→)", "lightbox.close": "关闭 (Esc)",
     "lightbox.download": "下载原图", "lightbox.fullscreen": "全屏 (F)", "lightbox.position": "{n} / {total}",
-    "lightbox.info": "详细信息 (I)", "lightbox.loading": "正在加载清晰图像" },
+    "lightbox.info": "详细信息 (I)", "lightbox.loading": "正在加载清晰图像", "lightbox.share": "分享…" },
 });
 
 class Lightbox {
@@ -110,8 +111,11 @@ class Lightbox {
     this.slideshow = new Slideshow({ next: () => this.step(1), media: () => this.media, onState: () => this.state() });
     const close = button("", t("lightbox.close"), () => this.close(), "close");
     close.id = "lightbox-close";
+    // The owner shares this photo (views/share-dialog.js); never on a share link's own page.
+    const share = adminToken() && document.body.dataset.mode !== "share" ? h("button", { class: "button", type: "button",
+      id: "lightbox-share", onclick: () => this.share() }, t("lightbox.share")) : null;
     root.replaceChildren(
-      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.slideshow.element, this.infoButton,
+      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.slideshow.element, share, this.infoButton,
         this.download, button("", t("lightbox.fullscreen"), () => this.fullscreen(), "fullscreen"), close),
       h("div", { class: "lightbox-body" }, this.stage, this.info.element),
     );
@@ -205,6 +209,13 @@ class Lightbox {
     this.index = target;
     this.show();
     return true;
+  }
+
+  async share() {
+    const item = this.items[this.index];
+    const { openShareDialog } = await import("./views/share-dialog.js");
+    this.slideshow.pause();
+    openShareDialog({ path: item.path, name: item.name, kind: item.type });
   }
 
   fullscreen() {

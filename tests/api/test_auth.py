@@ -102,18 +102,20 @@ def test_https_through_trusted_proxy_sets_secure_cookies(env, photos_dir):
     assert "Path=/gallery/api/auth" in cookies["refresh_token"]
 
 
-@pytest.mark.parametrize("token, code", [
-    (forged({"exp": int(time.time()) - 10}), "TOKEN_EXPIRED"),
-    (forged({}, key="another-secret-another-secret-12345"), "TOKEN_INVALID"),
-    (forged({}, alg="HS512"), "TOKEN_INVALID"),
-    (pyjwt.encode({"sub": "viewer", "type": "access", "role": "viewer"}, None, algorithm="none"), "TOKEN_INVALID"),
-    (forged({"type": "refresh"}), "TOKEN_INVALID"),
-    (forged({"role": "admin"}), "TOKEN_REVOKED"),
-    (forged({"epoch": 0}), "TOKEN_REVOKED"),
-    ("not.a.token", "TOKEN_INVALID"),
+@pytest.mark.parametrize("make, code", [  # made when the test runs: a token made at collection could expire first
+    (lambda: forged({"exp": int(time.time()) - 10}), "TOKEN_EXPIRED"),
+    (lambda: forged({}, key="another-secret-another-secret-12345"), "TOKEN_INVALID"),
+    (lambda: forged({}, alg="HS512"), "TOKEN_INVALID"),
+    (lambda: pyjwt.encode({"sub": "viewer", "type": "access", "role": "viewer"}, None, algorithm="none"),
+     "TOKEN_INVALID"),
+    (lambda: forged({"type": "refresh"}), "TOKEN_INVALID"),
+    (lambda: forged({"role": "admin"}), "TOKEN_REVOKED"),
+    (lambda: forged({"epoch": 0}), "TOKEN_REVOKED"),
+    (lambda: "not.a.token", "TOKEN_INVALID"),
 ])
-def test_bad_tokens_get_specific_401s_in_private_mode(client, token, code):
+def test_bad_tokens_get_specific_401s_in_private_mode(client, make, code):
     set_password()  # epoch 1
+    token = make()
     response = client.get("/test/read", headers=bearer(token))
     assert response.status_code == 401 and response.get_json()["code"] == code
     assert client.get("/api/auth/status", headers=bearer(token)).get_json()["reason"] == code

@@ -6,8 +6,14 @@ import { formatTime, h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { toast } from "../toast.js";
 import { adminGate } from "./admin.js";
+import { sharedLinks } from "./shared-links.js";
 
 const MIN_PASSWORD = 8;
+const SHARING_SWITCHES = ["allowZipDownloads", "allowNeverExpiringShares"];  // issue 22; ZIPs are on by default
+
+function switchOn(settings, name) {
+  return name === "allowZipDownloads" ? settings?.[name] !== false : !!settings?.[name];
+}
 
 addStrings({
   en: {
@@ -22,6 +28,8 @@ addStrings({
     "settings.downloads": "Download center", "settings.lock": "Lock admin", "settings.tooShort": "At least 8 characters.",
     "settings.noPasswordYet": "Set a password first.",
     "settings.showLocation": "Show where photos were taken (GPS) to visitors; the administrator always sees it",
+    "settings.allowZipDownloads": "Visitors may download albums and selections as ZIP files",
+    "settings.allowNeverExpiringShares": "Shared links may be made that never expire",
   },
   "zh-CN": {
     "settings.title": "设置", "settings.access": "访问控制", "settings.passwordEnabled": "查看相册需要密码",
@@ -35,6 +43,8 @@ addStrings({
     "settings.downloads": "下载中心", "settings.lock": "锁定管理", "settings.tooShort": "至少 8 个字符。",
     "settings.noPasswordYet": "请先设置密码。",
     "settings.showLocation": "向访客显示照片的拍摄地点（GPS）；管理员始终可见",
+    "settings.allowZipDownloads": "访客可以将相册和所选项目下载为 ZIP 文件",
+    "settings.allowNeverExpiringShares": "允许创建永不过期的共享链接",
   },
 });
 
@@ -49,7 +59,7 @@ function panel(container, app) {
     h("a", { class: "button", href: "#/downloads", id: "settings-downloads" }, t("settings.downloads")),
     h("button", { class: "button ghost", type: "button", onclick: () => { clearAdminToken(); app.render(); } },
       t("settings.lock"))),
-  h("div", { class: "settings" }, access, library.element));
+  h("div", { class: "settings" }, access, library.element, sharedLinks().element));
   return { dispose: () => library.dispose() };
 }
 
@@ -58,6 +68,7 @@ function accessForm(app) {
   const enabled = h("input", { type: "checkbox", name: "passwordEnabled", checked: current.passwordEnabled });
   const publicAccess = h("input", { type: "checkbox", name: "publicAccess", checked: current.publicAccess });
   const showLocation = h("input", { type: "checkbox", name: "showLocation", checked: current.showLocation });
+  const switches = SHARING_SWITCHES.map((name) => h("input", { type: "checkbox", name, checked: switchOn(current, name) }));
   const password = h("input", { type: "password", name: "newPassword", autocomplete: "new-password",
     placeholder: current.hasPassword ? t("settings.newPasswordKeep") : "" });
   const title = h("input", { type: "text", name: "siteTitle", value: current.siteTitle || "", maxlength: 200 });
@@ -69,6 +80,7 @@ function accessForm(app) {
     h("label", { class: "check" }, enabled, t("settings.passwordEnabled")),
     h("label", { class: "check" }, publicAccess, t("settings.publicAccess")),
     h("label", { class: "check" }, showLocation, t("settings.showLocation")),
+    switches.map((input) => h("label", { class: "check" }, input, t(`settings.${input.name}`))),
     h("label", {}, t("settings.newPassword"), password), h("label", {}, t("settings.siteTitle"), title),
     h("button", { class: "button primary", type: "submit" }, t("common.save")), message);
 
@@ -80,6 +92,7 @@ function accessForm(app) {
     if (enabled.checked !== !!app.settings?.passwordEnabled) changes.passwordEnabled = enabled.checked;
     if (publicAccess.checked !== !!app.settings?.publicAccess) changes.publicAccess = publicAccess.checked;
     if (showLocation.checked !== !!app.settings?.showLocation) changes.showLocation = showLocation.checked;
+    for (const input of switches) if (input.checked !== switchOn(app.settings, input.name)) changes[input.name] = input.checked;
     if (title.value.trim() !== (app.settings?.siteTitle || "")) changes.siteTitle = title.value.trim();
     if (password.value) changes.newPassword = password.value;
     if (password.value && password.value.length < MIN_PASSWORD) return invalid("newPassword", t("settings.tooShort"));
