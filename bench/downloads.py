@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import struct
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,7 @@ from PIL import Image
 
 from bench import data
 from bench.context import Context
-from bench.server import ADMIN_SECRET, CLOSE, REQUEST_TIMEOUT_S, BenchServer, rss_kib
+from bench.server import ADMIN_SECRET, CLOSE, REQUEST_TIMEOUT_S, BenchServer, PeakRss
 from bench.stats import Row, Summary, Target, ratio
 from tests.support.feed_server import feed_server
 
@@ -98,26 +97,15 @@ def _configure(server: BenchServer, feeds) -> None:
 def _timed_run(server: BenchServer, pid: int, feed_url: str, number: int, count: int) -> tuple[float, float]:
     """Seconds from creating the task (which asks for a run at once) to its run having ended, and the
     worker's peak RSS growth meanwhile (KiB)."""
-    before = rss_kib(pid)
-    peak = [before]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(RSS_SAMPLE_S):
-            peak[0] = max(peak[0], rss_kib(pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.monotonic()
-    task = requests.post(server.url + "/api/download/tasks", headers=ADMIN, timeout=REQUEST_TIMEOUT_S,
-                         json={"feedUrl": feed_url, "targetFolder": f"Bench/{number}"}).json()
-    body = _wait_for_run(server, task["id"])
-    seconds = time.monotonic() - started
-    stop.set()
-    sampler.join()
+    with PeakRss(pid, RSS_SAMPLE_S) as memory:
+        started = time.monotonic()
+        task = requests.post(server.url + "/api/download/tasks", headers=ADMIN, timeout=REQUEST_TIMEOUT_S,
+                             json={"feedUrl": feed_url, "targetFolder": f"Bench/{number}"}).json()
+        body = _wait_for_run(server, task["id"])
+        seconds = time.monotonic() - started
     if body["stats"]["imagesSaved"] != count:
         raise RuntimeError(f"saved {body['stats']['imagesSaved']} of {count}: {body}\n{server.log_tail()}")
-    return seconds, peak[0] - before
+    return seconds, memory.growth_kib
 
 
 def _wait_for_run(server: BenchServer, task_id: int) -> dict:

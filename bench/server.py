@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,34 @@ def rss_kib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return float(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class PeakRss:
+    """`with PeakRss(pid) as peak:` samples process `pid`'s VmRSS every `every_s` while the block runs;
+    `peak.growth_kib` is then its highest value less the one at the start (KiB)."""
+
+    def __init__(self, pid: int, every_s: float = 0.05):
+        self.pid, self.every_s = pid, every_s
+        self.before = self.peak = 0.0
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self.before = self.peak = rss_kib(self.pid)
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._sampler.join()
+
+    @property
+    def growth_kib(self) -> float:
+        return self.peak - self.before
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.peak = max(self.peak, rss_kib(self.pid))
 
 
 def _create_schema(database_url: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import requests
 
 from bench import data
 from bench.context import Context
-from bench.server import CLOSE, REQUEST_TIMEOUT_S, BenchServer, rss_kib
+from bench.server import CLOSE, REQUEST_TIMEOUT_S, BenchServer, PeakRss
 from bench.stats import Row, Summary, Target, ratio
 
 FILES, FILE_BYTES = 512, 4 << 20  # 2 GiB
@@ -91,19 +90,9 @@ def _first_byte(url: str) -> float:
 
 def _download(url: str, pid: int) -> tuple[float, int, float]:
     """Seconds for the whole ZIP, its bytes, and the worker's peak RSS growth meanwhile (KiB)."""
-    before = rss_kib(pid)
-    peak = [before]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(RSS_SAMPLE_S):
-            peak[0] = max(peak[0], rss_kib(pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     received = 0
-    started = time.perf_counter()
-    try:
+    with PeakRss(pid, RSS_SAMPLE_S) as memory:
+        started = time.perf_counter()
         with requests.get(url, headers=CLOSE, stream=True, timeout=REQUEST_TIMEOUT_S) as response:
             response.raise_for_status()
             for chunk in response.iter_content(CHUNK):
@@ -111,7 +100,4 @@ def _download(url: str, pid: int) -> tuple[float, int, float]:
             if received != int(response.headers["Content-Length"]):
                 raise RuntimeError(f"got {received} of {response.headers['Content-Length']} bytes")
         seconds = time.perf_counter() - started
-    finally:
-        stop.set()
-        sampler.join()
-    return seconds, received, peak[0] - before
+    return seconds, received, memory.growth_kib

@@ -48,3 +48,11 @@ export function formatTime(seconds) {
   if (!seconds) return "";
   return new Date(seconds * 1000).toLocaleString();
 }
+
+/** A form's refusal: the named field marked aria-invalid and focused (when there is one), the text in `message`. */
+export function showInvalid(form, message, field, text) {
+  const input = field && form.querySelector(`[name="${field}"]`);
+  input?.setAttribute("aria-invalid", "true");
+  input?.focus();
+  message.textContent = text;
+}

@@ -10,28 +10,17 @@ import pytest
 
 from app import create_app
 from config import load_config
-from services.auth import passwords
 from services.database import close_connection, init_db
 from tests.support import share_links as links
 from tests.support.share_links import ADMIN, OPEN_KEYS, SLACK_S, assert_error, create, set_cookies
+
+quick_bcrypt, client = links.quick_bcrypt, links.client  # fixtures
 
 COOKIE = "share_session"
 SESSION_S = 12 * 3600
 PASSWORD = "a share password"
 UNKNOWN = "x" * 32  # well formed, no such link
 MALFORMED = ["abc", "A" * 16 + "/" + "A" * 15, "A" * 33, "A" * 31 + "*", "A" * 31 + "%20", "%2e%2e", "A" * 31 + "%00"]
-
-
-@pytest.fixture(autouse=True)
-def quick_bcrypt(monkeypatch):
-    """Cost 4 instead of 12: these tests check answers, not the hashing's cost."""
-    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
-
-
-@pytest.fixture
-def client(client, photos_dir):
-    links.gallery(photos_dir)
-    return client
 
 
 @pytest.fixture

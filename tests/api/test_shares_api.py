@@ -12,25 +12,14 @@ import pytest
 
 from app import create_app
 from config import load_config
-from services.auth import passwords
 from services.database import close_connection, init_db
 from tests.support import share_links as links
 from tests.support.share_links import ADMIN, DAY_S, OPEN_KEYS, SHARE_KEYS, SLACK_S, assert_error, create, listed
 
+quick_bcrypt, client = links.quick_bcrypt, links.client  # fixtures
+
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22,}")  # URL-safe base64 of at least 128 bits
 CONTROL = ["bad\u0000text", "line\nbreak", "tab\there", "del\u007fete", "c1\u0085mid", "rtl\u202eoverride"]
-
-
-@pytest.fixture(autouse=True)
-def quick_bcrypt(monkeypatch):
-    """Cost 4 instead of 12: these tests check answers, not the hashing's cost."""
-    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
-
-
-@pytest.fixture
-def client(client, photos_dir):
-    links.gallery(photos_dir)
-    return client
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from services.accesslog import AccessLogger
 from services.auth import passwords
 from services.database import init_db
 from services.gallery.index import Indexer
+from tests.support import share_gallery
 from tests.support.share_gallery import (
     LINK_PASSWORD,
     OUT,
@@ -50,37 +51,12 @@ from tests.support.share_links import (
     set_cookies,
 )
 
+gallery, mode, no_server_errors = share_gallery.gallery, share_gallery.mode, share_gallery.no_server_errors  # fixtures
 ROOT = Path(__file__).resolve().parents[2]
 HINT = "the usual one"
 EVIL = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
 MAX_SESSION_S = 12 * 3600
 SLACK_S = 5
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(caplog):
-    """Bad input is a 4xx, never a 500: no request in these tests may fail on the server."""
-    yield
-    failed = [r.getMessage() for r in caplog.records if r.name == "photonix.http" and r.levelname == "ERROR"]
-    assert failed == []
-
-
-@pytest.fixture
-def gallery(app, client, photos_dir, config, monkeypatch):
-    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
-    write_tree(photos_dir)
-    Indexer(config.photos_dir).scan()
-    # The links are served to the gallery's own users: a share's refusals below come from its scope.
-    assert client.get("/api/file/trip/link-photo.jpg", headers=ADMIN).status_code == 200
-    assert client.get("/api/browse/trip/link-album", headers=ADMIN).status_code == 200
-    return client
-
-
-@pytest.fixture(params=["open", "private"])
-def mode(request, gallery):
-    if request.param == "private":
-        make_private()
-    return request.param
 
 
 # --- revoked and expired links, sessions, passwords -------------------------------------------------------------

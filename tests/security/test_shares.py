@@ -17,10 +17,10 @@ import pytest
 
 from models import View
 from services import events
-from services.auth import passwords
 from services.gallery.index import Indexer
-from tests.support.share_gallery import LINK_PASSWORD, OUT, as_share, outcome, write_tree
-from tests.support.share_links import ADMIN, create, make_private
+from tests.support import share_gallery
+from tests.support.share_gallery import LINK_PASSWORD, OUT, as_share, outcome
+from tests.support.share_links import ADMIN, create
 from tests.support.waiting import until
 
 DOTS = {(400, "INVALID_PATH"), OUT}  # refused as bad syntax before any scope check, or as outside: both name nothing
@@ -47,38 +47,13 @@ ENCODED_URLS = {  # literal URLs: the one decode turns %2f into "/" and %2e into
     "/api/info?path=trip%2F..%2Fother%2Fsecret.jpg": DOTS, "/api/browse/%252e%252e/other": OUT,
 }
 ROOT_URLS = {"/api/browse": OUT, "/api/browse/": OUT}  # the gallery root
+gallery, mode, no_server_errors = share_gallery.gallery, share_gallery.mode, share_gallery.no_server_errors  # fixtures
 
 
 @pytest.fixture
 def env(env):
     """A 1 s heartbeat: a stream notices a revoked link at its next heartbeat at the latest."""
     return {**env, "PHOTONIX_SSE_HEARTBEAT_SECONDS": "1"}
-
-
-@pytest.fixture(autouse=True)
-def no_server_errors(caplog):
-    """Bad input is a 4xx, never a 500: no request in these tests may fail on the server."""
-    yield
-    failed = [r.getMessage() for r in caplog.records if r.name == "photonix.http" and r.levelname == "ERROR"]
-    assert failed == []
-
-
-@pytest.fixture
-def gallery(app, client, photos_dir, config, monkeypatch):
-    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
-    write_tree(photos_dir)
-    Indexer(config.photos_dir).scan()
-    # The links are served to the gallery's own users: a share's refusals below come from its scope.
-    assert client.get("/api/file/trip/link-photo.jpg", headers=ADMIN).status_code == 200
-    assert client.get("/api/browse/trip/link-album", headers=ADMIN).status_code == 200
-    return client
-
-
-@pytest.fixture(params=["open", "private"])
-def mode(request, gallery):
-    if request.param == "private":
-        make_private()
-    return request.param
 
 
 def matches(got: tuple[int, str | None], expected: object) -> bool:

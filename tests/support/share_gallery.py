@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from models import Share
+from services.auth import passwords
+from services.gallery.index import Indexer
 from tests.support import exif
-from tests.support.share_links import create
+from tests.support.share_links import ADMIN, create, make_private
 
 LINK_PASSWORD = "link password 1"
 OUT = (403, "SHARE_SCOPE")
@@ -63,3 +67,32 @@ def database_text() -> str:
     database = Share._meta.database
     return "\n".join(repr(row) for table in database.get_tables()
                      for row in database.execute_sql(f'SELECT * FROM "{table}"').fetchall())
+
+
+# Fixtures of the security tests (imported by them).
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog):
+    """Bad input is a 4xx, never a 500: no request in these tests may fail on the server."""
+    yield
+    failed = [r.getMessage() for r in caplog.records if r.name == "photonix.http" and r.levelname == "ERROR"]
+    assert failed == []
+
+
+@pytest.fixture
+def gallery(app, client, photos_dir, config, monkeypatch):
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
+    write_tree(photos_dir)
+    Indexer(config.photos_dir).scan()
+    # The links are served to the gallery's own users: a share's refusals below come from its scope.
+    assert client.get("/api/file/trip/link-photo.jpg", headers=ADMIN).status_code == 200
+    assert client.get("/api/browse/trip/link-album", headers=ADMIN).status_code == 200
+    return client
+
+
+@pytest.fixture(params=["open", "private"])
+def mode(request, gallery):
+    if request.param == "private":
+        make_private()
+    return request.param

@@ -6,8 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from models import Share
 from services import settings
+from services.auth import passwords
 from services.auth.passwords import hash_password
 from tests.conftest import ADMIN_SECRET
 from tests.support import images
@@ -77,3 +80,19 @@ def assert_error(response, status: int, code: str) -> dict:
     body = response.get_json()
     assert body is not None and body["code"] == code and body["message"] and body["requestId"], body
     return body
+
+
+# Fixtures of the share API tests (imported by them).
+
+
+@pytest.fixture(autouse=True)
+def quick_bcrypt(monkeypatch):
+    """Cost 4 instead of 12: these tests check answers, not the hashing's cost."""
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
+
+
+@pytest.fixture
+def client(client, photos_dir):
+    """The test client over gallery()'s photos."""
+    gallery(photos_dir)
+    return client

@@ -2,7 +2,7 @@
 // title; index and thumbnail status with live progress; "rebuild index" and "generate missing thumbnails".
 
 import { api, clearAdminToken } from "../api.js";
-import { formatTime, h } from "../dom.js";
+import { formatTime, h, showInvalid } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { toast } from "../toast.js";
 import { adminGate } from "./admin.js";
@@ -113,10 +113,7 @@ function accessForm(app) {
   }
 
   function invalid(field, text) {
-    const input = field && form.querySelector(`[name="${field}"]`);
-    input?.setAttribute("aria-invalid", "true");
-    input?.focus();
-    message.textContent = text;
+    showInvalid(form, message, field, text);
   }
   return form;
 }

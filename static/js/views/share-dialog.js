@@ -6,7 +6,7 @@
 //   openShareDialog({ path, name, kind, share, onSaved: reload });   // edit `share` (its JSON from /api/shares)
 
 import { api } from "../api.js";
-import { formatTime, h } from "../dom.js";
+import { formatTime, h, showInvalid } from "../dom.js";
 import { describeError } from "../error-words.js";
 import { addStrings, t } from "../i18n.js";
 import { qrSvg } from "../qr.js";
@@ -103,10 +103,7 @@ function shareForm({ path, share, allowNever, dialog, onSaved }) {
   }
 
   function invalid(field, text) {
-    const input = field && form.querySelector(`[name="${field}"]`);
-    input?.setAttribute("aria-invalid", "true");
-    input?.focus();
-    message.textContent = text;
+    showInvalid(form, message, field, text);
   }
   return form;
 }
