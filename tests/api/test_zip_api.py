@@ -290,5 +290,6 @@ def test_a_file_that_changes_while_streaming_ends_the_download_short(client, tre
     with open(tree / "家庭" / "party.jpg", "ab") as grown:
         grown.write(b"more bytes")
     body = b"".join(response.response)
+    response.close()  # the request's end: its database connection goes back (PostgreSQL's teardown waits for it)
     assert response.content_length > len(body)  # the client sees a failed download, never a wrong archive
     assert "stopped streaming" in caplog.text
