@@ -27,6 +27,7 @@ from blueprints._auth import (
     ACCESS_COOKIE,
     ADMIN_COOKIE,
     REFRESH_COOKIE,
+    Caller,
     caller,
     credential_source,
     decide,
@@ -35,8 +36,8 @@ from blueprints._auth import (
     token_problem,
 )
 from blueprints._http import app_config, client_ip, json_body, secure_cookies
-from blueprints._share_session import SHARE_COOKIE, end_session
-from errors import TokenRevoked, Unauthorized, ValidationFailed
+from blueprints._share_session import ROLE_SHARE, SHARE_COOKIE, end_session, require_active
+from errors import AppError, TokenRevoked, Unauthorized, ValidationFailed
 from services.auth import access, diagnosis, origins, sessions
 from services.auth.lockout import normalize_ip
 
@@ -106,6 +107,11 @@ def post_logout():
 @bp.get("/status")
 def get_status():
     state, who = request_auth_state(), caller()
+    if who.role == ROLE_SHARE:  # a share link's session counts only while its link does
+        try:
+            require_active(who.share_id)
+        except AppError as ended:
+            who = Caller(problem=ended)
     reason = who.problem.code if who.problem else None
     if reason is None and who.role is None and not state.anonymous_reads:
         reason = "AUTH_REQUIRED"

@@ -202,6 +202,17 @@ def test_a_session_of_a_link_revoked_or_expired_later_is_401(client):
     assert_error(client.get("/api/browse/album", headers=bearer(tokens[1])), 401, "SHARE_EXPIRED")
 
 
+def test_the_auth_status_of_a_share_session_says_when_its_link_ended(client):
+    """/api/auth/status is what a page asks first: it must not call a revoked link's session authenticated."""
+    share = create(client)
+    token = open_link(client, share["token"]).get_json()["accessToken"]
+    live = client.get("/api/auth/status", headers=bearer(token)).get_json()
+    assert (live["authenticated"], live["role"], live["reason"]) == (True, "share", None)
+    client.delete(f"/api/shares/{share['id']}", headers=ADMIN)
+    ended = client.get("/api/auth/status", headers=bearer(token)).get_json()
+    assert (ended["authenticated"], ended["role"], ended["reason"]) == (False, None, "SHARE_REVOKED")
+
+
 def _cleared(header: str, path: str) -> bool:
     cookie = links.attributes(header)
     return cookie.get("path") == path and (cookie.get("max-age") == "0" or "1970" in cookie.get("expires", ""))
