@@ -30,6 +30,7 @@ PG_POOL_WAIT_S = 10
 PG_STALE_S = 300
 BUSY_RETRY_FIRST_S = 0.001
 BUSY_RETRY_MAX_S = 0.05
+SQLITE_ANALYSIS_LIMIT = 1000  # rows ANALYZE samples per index (PRAGMA analysis_limit): seconds, not minutes, at 1M
 # Plain "locked" clears when the other writer finishes; SQLITE_BUSY_SNAPSHOT (a stale read transaction
 # trying to write) never does, so it fails at once, as it does with SQLite's own busy handler.
 _RETRYABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_RECOVERY})
@@ -208,6 +209,16 @@ def write_transaction():
     if isinstance(database.obj, peewee.SqliteDatabase):
         return database.atomic(lock_type="IMMEDIATE")
     return database.atomic()
+
+
+def analyze(tables: tuple[str, ...]) -> None:
+    """Refresh the query planner's statistics of `tables` (after a bulk change: a first index, a big rescan), so
+    that it keeps choosing the indexes; PostgreSQL's autovacuum would get there later, SQLite never by itself.
+    SQLite samples (analysis_limit) rather than reading every row, so this stays short on a million rows."""
+    if not is_postgres():
+        database.execute_sql(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
+    for table in tables:
+        database.execute_sql(f'ANALYZE "{table}"')
 
 
 def ping() -> None:

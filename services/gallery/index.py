@@ -20,10 +20,10 @@ from typing import Any, NamedTuple
 
 from peewee import fn
 
-from models import Folder, Media, View, database
+from models import Folder, FolderMonth, Media, View, database
 from services import jobs, settings
 from services.cpu import run_cpu
-from services.database import insert_ignoring_conflicts, write_transaction
+from services.database import analyze, insert_ignoring_conflicts, write_transaction
 from services.gallery import details, scanner, timeline, videometa
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
@@ -33,6 +33,8 @@ BATCH_ROWS = 500
 RACY_MTIME_S = 2.0  # coarser than any file system's timestamps (FAT: 2 s) and the kernel's clock tick
 AGGREGATES_PER_TRANSACTION = 100
 PROGRESS_EVERY_S = 0.5
+BULK_CHANGE_ROWS = 1000  # a scan that changed this many photos, and a tenth of the library, ends with ANALYZE
+PLANNED_TABLES = tuple(model._meta.table_name for model in (Folder, Media, FolderMonth))
 STATE_KEY = "index-state"
 MEDIA_FIELDS = (Media.path_hash, Media.path, Media.folder_hash, Media.name, Media.sort_key, Media.name_folded,
                 Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height,
@@ -73,6 +75,12 @@ class ScanStats:
         self.updated += len(change.replaced)
         self.removed += len(change.gone)
 
+    def bulk_change(self) -> bool:
+        """Whether this scan changed enough rows that the planner's statistics are stale (a first index of
+        BULK_CHANGE_ROWS photos, or a tenth of the library); then the scan ends with ANALYZE."""
+        changed = self.added + self.updated + self.removed
+        return changed >= BULK_CHANGE_ROWS and changed * 10 >= self.files
+
     def as_event(self, seconds: float | None = None, finished: bool = False) -> dict[str, Any]:
         """The counts of an index-progress / index-complete event. `total` is an estimate while walking (the
         last scan's count, None at first), raised to `processed` when files were added since; exact
@@ -111,6 +119,8 @@ class Indexer:
                 last_progress = time.monotonic()
                 self.publish("index-progress", stats.as_event())
         update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
+        if stats.bulk_change():
+            analyze(PLANNED_TABLES)
         if rebuild_months and not queue:
             timeline.mark_months_current()
         done = stats.as_event(time.monotonic() - started, finished=not queue)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from models import Folder, Media
+from services import database
 from services.gallery import index as index_module
 from services.gallery.index import Indexer
 from services.gallery.keys import path_hash
@@ -158,3 +159,21 @@ def test_a_browse_of_a_folder_whose_files_did_not_change_writes_nothing(indexer,
     images.jpeg(folder_path / "img3.jpg", mtime=NOW)
     index.refresh_folder("2024/trip")
     assert writes and media("2024/trip/img3.jpg") is not None
+
+
+def test_a_bulk_change_refreshes_the_planners_statistics_and_a_small_one_does_not(db, photos_dir, config,
+                                                                                   monkeypatch):
+    """Issue 24: after a first index (or any scan that changed a tenth of the library) the planner learns the new
+    sizes (ANALYZE); a rescan that changed little leaves it alone."""
+    monkeypatch.setattr(index_module, "BULK_CHANGE_ROWS", 3)
+    analyzed = []
+    monkeypatch.setattr(index_module, "analyze", lambda tables: (analyzed.append(tables), database.analyze(tables)))
+    for n in range(40):
+        images.jpeg(photos_dir / "album" / f"{n}.jpg", (16, 12))
+    Indexer(config.photos_dir).scan()
+    assert analyzed == [index_module.PLANNED_TABLES]
+    images.jpeg(photos_dir / "album" / "new.jpg", (16, 12))
+    images.jpeg(photos_dir / "album" / "newer.jpg", (16, 12))
+    (photos_dir / "album" / "0.jpg").unlink()
+    Indexer(config.photos_dir).scan()  # 3 changes among 41: not a tenth
+    assert analyzed == [index_module.PLANNED_TABLES]
