@@ -44,27 +44,28 @@ def run(ctx: Context) -> None:
     layout = big_layout(ctx.quick)
     library_b = data.small_library(ctx.inputs / f"index-b-{sum(n for _, n in layout)}", layout)
     ctx.log("(a) photos and a big folder")
-    scans = [_scan(ctx, library_a, profile="a" if n == 0 else None) for n in range(ctx.pick(*REPEATS["a"]))]
-    _emit_scans(ctx, "(a) cold index, 12 MP albums + small folder", scans, _walk_s(library_a), TARGETS["a"])
+    scans = [scan_once(ctx, library_a, profile="a" if n == 0 else None) for n in range(ctx.pick(*REPEATS["a"]))]
+    emit_scans(ctx, "(a) cold index, 12 MP albums + small folder", scans, walk_s(library_a), TARGETS["a"])
     ctx.log("(b) 100,000 small files" if not ctx.quick else "(b) small files")
-    scans = [_scan(ctx, library_b, profile="b" if n == 0 else None) for n in range(ctx.pick(*REPEATS["b"]))]
-    _emit_scans(ctx, f"(b) cold index, {scans[0]['files']:,} small files", scans, _walk_s(library_b), TARGETS["b"])
+    scans = [scan_once(ctx, library_b, profile="b" if n == 0 else None) for n in range(ctx.pick(*REPEATS["b"]))]
+    emit_scans(ctx, f"(b) cold index, {scans[0]['files']:,} small files", scans, walk_s(library_b), TARGETS["b"])
     rss = max(scan["maxRssMB"] for scan in scans)
     ctx.emit(Row("(b) max RSS of the scanning process", "MB", value=rss, target=TARGETS["rss"]))
     ctx.log("(c) rescans after changes")
     incremental(ctx, library_b, layout, scans[-1]["database"])
 
 
-def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], database: Path) -> None:
-    """Rounds of CHANGES edits then a timed rescan on (b)'s database; the tree is put back afterwards."""
+def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], database: Path, changes: int = CHANGES,
+                target: Target = TARGETS["c"], timeout_s: float = SCAN_TIMEOUT_S, label: str = "(c)") -> None:
+    """Rounds of `changes` edits then a timed rescan on the library's database; the tree is put back afterwards."""
     key = data.invalidate(library)
     rounds: list[index_changes.Changes] = []
     scans = []
     try:
         for number in range(ctx.pick(*REPEATS["c"])):
             done = index_changes.Changes(originals=[o for r in rounds for o in r.originals])
-            rounds.append(index_changes.apply(library, layout, CHANGES, seed=data.SEED + number, done=done))
-            scans.append(_scan(ctx, library, database, profile="c" if number == 0 else None))
+            rounds.append(index_changes.apply(library, layout, changes, seed=data.SEED + number, done=done))
+            scans.append(scan_once(ctx, library, database, profile="c" if number == 0 else None, timeout_s=timeout_s))
             found = {k: scans[-1][k] for k in ("added", "updated", "removed")}
             if found != rounds[-1].counts:
                 ctx.note(f"rescan {number + 1} found {found}, expected {rounds[-1].counts}")
@@ -72,10 +73,11 @@ def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], data
         index_changes.restore(library, rounds)
         if key is not None:
             data.validate(library, key)
-    _emit_scans(ctx, f"(c) rescan after {CHANGES} changes", scans, _walk_s(library), TARGETS["c"])
+    emit_scans(ctx, f"{label} rescan after {changes:,} changes", scans, walk_s(library), target)
 
 
-def _scan(ctx: Context, root: Path, database: Path | None = None, profile: str | None = None) -> dict:
+def scan_once(ctx: Context, root: Path, database: Path | None = None, profile: str | None = None,
+              timeout_s: float = SCAN_TIMEOUT_S) -> dict:
     """One scan in a child process (a fresh database unless given), under py-spy when `profile` names it and
     --profile was given; its JSON figures plus the database."""
     if database is None:
@@ -83,21 +85,21 @@ def _scan(ctx: Context, root: Path, database: Path | None = None, profile: str |
     prefix = [*launcher(ctx, profile), "--"] if profile and ctx.profile_dir else []
     os.sync()
     done = subprocess.run([*prefix, sys.executable, "-m", "bench.index_scan", str(root), str(database)],
-                          check=True, capture_output=True, text=True, timeout=SCAN_TIMEOUT_S)
+                          check=True, capture_output=True, text=True, timeout=timeout_s)
     if prefix:
         report(ctx, profile)
     found = [line for line in done.stdout.splitlines() if line.startswith("{")]
     return {**json.loads(found[-1]), "database": database}
 
 
-def _emit_scans(ctx: Context, label: str, scans: list[dict], walk_s: float, target: Target) -> None:
+def emit_scans(ctx: Context, label: str, scans: list[dict], walk_s: float, target: Target) -> None:
     seconds = Summary.of([scan["seconds"] for scan in scans])
     ctx.emit(Row(label, "s", seconds, reference="walk+stat", reference_value=walk_s,
                  ratio=ratio(seconds.median, walk_s), target=target,
                  note=f"{scans[0]['folders']:,} folders, {scans[0]['files']:,} files"))
 
 
-def _walk_s(root: Path) -> float:
+def walk_s(root: Path) -> float:
     """Seconds to list every folder and stat every file: the floor under any scan."""
     started = time.perf_counter()
     for folder, _, files in os.walk(root):
