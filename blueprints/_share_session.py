@@ -38,17 +38,16 @@ def shares_allowed(view):
 def require_active(share_id: object) -> store.Share:
     """The session's link, read now (revocation and expiry hold at the next request on every node); 401
     SHARE_REVOKED / SHARE_EXPIRED when it ended."""
-    if "share" not in g:
-        share = store.get(share_id)
-        if share is None:
-            raise ShareRevoked("This shared link no longer exists.", session=True)
-        g.share = share
-    state = store.state(g.share)
+    share = g.get("share") or store.get(share_id)
+    if share is None:
+        raise ShareRevoked("This shared link no longer exists.", session=True)
+    state = store.state(share)
     if state == store.REVOKED:
         raise ShareRevoked(session=True)
     if state == store.EXPIRED:
         raise ShareExpired(session=True)
-    return g.share
+    g.share = share  # only an active link scopes the rest of the request
+    return share
 
 
 def act_as(share: store.Share) -> None:
