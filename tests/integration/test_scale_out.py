@@ -261,7 +261,9 @@ def test_a_feed_run_asked_on_both_nodes_fetches_and_saves_each_image_once(env, t
         time.sleep(2.0)  # room for a second run, which must fetch nothing again
         assert [feeds.hits(f"/{n}.jpg") for n in range(4)] == [1, 1, 1, 1]
         assert sorted(p.name for p in (photos_dir / "Shared").iterdir()) == [f"Post {n}.jpg" for n in range(4)]
-    leaders = [node for node in (a, b) if "now runs the background jobs" in node.log()]
+        # Read while both still run: the first node to stop releases the lease, and the other may take it over
+        # before it stops too (a slow shutdown on a loaded machine made this count 2).
+        leaders = [node for node in (a, b) if "now runs the background jobs" in node.log()]
     assert len(leaders) == 1
 
 
