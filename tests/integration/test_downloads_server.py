@@ -132,12 +132,18 @@ def test_a_run_killed_mid_download_leaves_nothing_half_written_and_the_next_run_
                                                                         "targetFolder": "K"}).get_json()
         folder = photos_dir / "K"
         run = photonix(env, "feeds", "run", "--task", str(task["id"]))
+        # Mid-download, waited for rather than slept for (under load the fast image's temporary file could come
+        # long before the slow one was even asked for): the slow image (~20 s at its drip) was asked for, the fast
+        # one is saved, and a temporary file is being written, so it is the slow one's.
+        def mid_download() -> bool:
+            names = [p.name for p in folder.iterdir()] if folder.exists() else []
+            return bool(srv.hits("/slow.jpg")) and "Fast.jpg" in names and any(
+                name.startswith(store.TEMP_PREFIX) for name in names)
+
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and not any(p.name.startswith(store.TEMP_PREFIX)
-                                                      for p in (folder.iterdir() if folder.exists() else [])):
+        while time.monotonic() < deadline and not mid_download():
             time.sleep(0.05)
-        time.sleep(0.5)  # mid-download: the slow image takes ~20 s
-        assert srv.hits("/slow.jpg") == 1 and run.poll() is None
+        assert mid_download() and srv.hits("/slow.jpg") == 1 and run.poll() is None
         run.send_signal(signal.SIGKILL)
         run.wait(10)
         visible = [p.name for p in folder.iterdir() if not p.name.startswith(".")]
