@@ -1,8 +1,9 @@
 """A share link's session: the request's link (checked on every request), its scope, and the session cookie.
 
 blueprints/_auth.py finds the share credential (a Bearer accessToken, or the `share_session` cookie when no
-viewer or admin credential came) and calls `require_active()`; views then ask `current_scope()`, call
-`check_scope()` for the paths they serve, and are marked `@shares_allowed` (a share may call no other view).
+viewer or admin credential came) and calls `require_active()`; views are marked `@shares_allowed` (a share may
+call no other view). Every path a view serves is checked against the scope by blueprints/_gallery.gallery_path();
+lists over the index narrow their rows with `within()` and `scoped_page()`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from flask import g, request
 from flask_jwt_extended import create_access_token, decode_token, get_csrf_token
 
 from blueprints._http import app_config, secure_cookies
-from errors import DownloadsDisabled, NotFound, ShareExpired, ShareRevoked, ShareScope
+from errors import DownloadsDisabled, NotFound, ShareExpired, ShareRevoked
 from services.auth.sessions import new_sid
 from services.gallery.browse import Page
-from services.paths import GalleryPath
 from services.shares import store
 from services.shares.scope import Scope
 
@@ -66,26 +66,14 @@ def current_scope() -> Scope | None:
     share = current_share()
     if share is None:
         return None
-    if "share_scope" not in g:
-        g.share_scope = scope_of(share)
+    if "share_scope" not in g:  # resolved on disk once per request
+        root = app_config().photos_dir
+        try:
+            real = (root / share.path if share.path else root).resolve(strict=True)
+        except (OSError, RuntimeError, ValueError):
+            raise NotFound("What this link shares is no longer in the gallery.") from None
+        g.share_scope = Scope(share.path, share.kind, real, root)
     return g.share_scope
-
-
-def scope_of(share: store.Share) -> Scope:
-    """The link's scope, resolved on disk now; NotFound when its path is gone."""
-    root = app_config().photos_dir
-    try:
-        real = (root / share.path if share.path else root).resolve(strict=True)
-    except (OSError, RuntimeError, ValueError):
-        raise NotFound("What this link shares is no longer in the gallery.") from None
-    return Scope(share.path, share.kind, real, root)
-
-
-def check_scope(found: GalleryPath) -> None:
-    """403 SHARE_SCOPE when a share session asks for a path outside its link; nothing otherwise."""
-    scope = current_scope()
-    if scope is not None and not scope.contains(found.real):
-        raise ShareScope()
 
 
 @dataclass(frozen=True)
@@ -127,18 +115,7 @@ def scoped_crumbs(crumbs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     scope = current_scope()
     if scope is None:
         return crumbs
-    return [(name, path) for name, path in crumbs if path == scope.rel or path.startswith(scope.rel + "/")
-            or scope.rel == ""]
-
-
-def scoped_album(found: GalleryPath | None) -> str:
-    """The album a scoped list (timeline) reads: `found` checked against the scope, or the scope's own album
-    when none was asked for."""
-    scope = current_scope()
-    if found is not None:
-        check_scope(found)
-        return found.rel
-    return scope.rel if scope is not None else ""
+    return [(name, path) for name, path in crumbs if scope.named_inside(path)]
 
 
 def downloads_allowed(admin: bool, zip_downloads_on: bool) -> None:

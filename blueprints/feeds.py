@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from blueprints._auth import optional_viewer, request_auth_state
 from blueprints._gallery import cache_visibility, gallery_path
 from blueprints._http import app_config, public_base
-from blueprints._share_session import act_as, check_scope, current_scope, shares_allowed, within
+from blueprints._share_session import act_as, current_scope, shares_allowed, within
 from blueprints.shares import TOKEN_IN_PATH
 from blueprints.thumbnails import _image_response
 from errors import NotFound, SharePasswordRequired
@@ -39,7 +39,6 @@ def get_feed(raw: str):
     found = gallery_path(raw)
     if not found.real.is_dir():
         raise NotFound("This is not an album.")
-    check_scope(found)
     scope, base = current_scope(), public_base()
     identity = f"album:{found.rel}" + (f"\0share-session:{scope.rel}" if scope is not None else "")
     links = atom.Links(feed=f"{base}/api/feed/{quote(found.rel)}" if found.rel else f"{base}/api/feed",

@@ -17,6 +17,7 @@ from blueprints._gallery import gallery_path, indexer, media_json, page_json
 from blueprints._share_session import current_scope, scoped_page, shares_allowed, within
 from errors import NotFound, ValidationFailed
 from services.gallery import browse, timeline
+from services.gallery.keys import parent_of
 
 bp = Blueprint("timeline", __name__)
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -31,7 +32,7 @@ def get_months():
     if limits is None or not limits.rows_filtered:
         months = timeline.months(rel)  # kept in advance by the index
     else:
-        months = timeline.months_where(_below_album(rel) & limits.media)
+        months = timeline.months_where(timeline.below(rel) & limits.media)
     return jsonify(path=rel, months=[{"year": y, "month": m, "count": n} for y, m, n in months])
 
 
@@ -46,8 +47,7 @@ def get_month(month: str):
     rel = _album()
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
     limits = within()
-    result = timeline.month_page(rel, year, number, page, limit, limits.media if limits else None,
-                                 in_album=_is_album(rel))
+    result = timeline.month_page(rel, year, number, page, limit, limits.media if limits else None)
     return jsonify(path=rel, year=year, month=number, **page_json(scoped_page(result)))
 
 
@@ -65,28 +65,18 @@ def get_memories():
 
 
 def _album() -> str:
-    """The checked album of ?path= (the root by default, a share's own album or photo); its folder is synced
-    first, as browse does."""
+    """The checked album of ?path= (the root by default; a share's own album, or for a photo share the photo's
+    album, whose rows within() narrows to the photo); its folder is synced first, as browse does."""
     raw, scope = request.args.get("path", ""), current_scope()
     if scope is not None and raw == "":
-        raw = scope.rel
         if not scope.is_album:
-            return raw
+            return parent_of(scope.rel) or ""
+        raw = scope.rel
     found = gallery_path(raw)
     if not found.real.is_dir():
         raise NotFound("This is not an album.")
     indexer().refresh_folder(found.rel)
     return found.rel
-
-
-def _is_album(rel: str) -> bool:
-    """False only for a photo share's own photo (which _album() answers for a share's default path)."""
-    scope = current_scope()
-    return scope is None or scope.is_album or rel != scope.rel
-
-
-def _below_album(rel: str):
-    return timeline.below(rel) if _is_album(rel) else timeline.below("")
 
 
 def _date(raw: str | None) -> date:

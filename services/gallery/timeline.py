@@ -47,14 +47,11 @@ def months_where(condition) -> list[tuple[int, int, int]]:
     return [(int(month) // 100, int(month) % 100, count) for month, count in rows]
 
 
-def month_page(rel: str, year: int, month: int, page: int, limit: int, within=None,
-               in_album: bool = True) -> browse.Page:
-    """The media of one month below album `rel` (anywhere when not `in_album`) that match `within` when it is
-    given (a share link's scope), newest first (ties in natural name order)."""
+def month_page(rel: str, year: int, month: int, page: int, limit: int, within=None) -> browse.Page:
+    """The media of one month below album `rel` that match `within` when it is given (a share link's scope),
+    newest first (ties in natural name order)."""
     start, end = details.period_keys(year, month)
-    condition = (Media.taken_key >= start) & (Media.taken_key < end)
-    if in_album:
-        condition &= below(rel)
+    condition = (Media.taken_key >= start) & (Media.taken_key < end) & below(rel)
     if within is not None:
         condition &= within
     media = (Media.select(*browse.MEDIA_COLUMNS).where(condition)

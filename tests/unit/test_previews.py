@@ -4,7 +4,6 @@ cache check that answers a made thumbnail from file checks alone."""
 from __future__ import annotations
 
 import pytest
-from PIL import ImageOps
 
 from config import ConfigError, load_config
 from services import cpu
@@ -12,7 +11,7 @@ from services.gallery import thumbs as gallery_thumbs
 from services.paths import resolve
 from services.thumbnails import Source, Thumbnailer
 from tests.support import images
-from tests.support.made import opened, source_of
+from tests.support.made import opened, source_of, transposed_sizes
 from tests.support.servers import require_binary
 
 MAX_PIXELS = 200_000_000
@@ -55,14 +54,7 @@ def test_a_rotated_preview_is_upright(previews, tmp_path):
 
 
 def test_jpeg_draft_decoding_uses_the_preview_size(previews, tmp_path, monkeypatch):
-    seen: list[tuple[int, int]] = []
-    transpose = ImageOps.exif_transpose
-
-    def spy(image, **kwargs):
-        seen.append(image.size)
-        return transpose(image, **kwargs)
-
-    monkeypatch.setattr(ImageOps, "exif_transpose", spy)
+    seen = transposed_sizes(monkeypatch)
     path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
     assert opened(previews.get(source_of(path))).size == (512, 384)
     # 1/4 is the smallest DCT scale still at least 512 x 384 (a 500-wide thumbnail decodes at 1/8: 500 x 375).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms
 
 from services import cpu, thumbnails
 from services import images as images_module
@@ -20,7 +20,7 @@ from services.decode_budget import Budget
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images, waiting
 from tests.support.flat_png import flat_png
-from tests.support.made import opened, source_of
+from tests.support.made import opened, source_of, transposed_sizes
 from tests.support.servers import require_binary
 from tests.support.waiting import until
 
@@ -99,14 +99,7 @@ def test_exif_orientation_gives_an_upright_portrait(thumbs, tmp_path, orientatio
 
 
 def test_a_large_photo_is_drafted_small_before_transposing(thumbs, tmp_path, monkeypatch):
-    seen: list[tuple[int, int]] = []
-    transpose = ImageOps.exif_transpose
-
-    def spy(image, **kwargs):
-        seen.append(image.size)
-        return transpose(image, **kwargs)
-
-    monkeypatch.setattr(ImageOps, "exif_transpose", spy)
+    seen = transposed_sizes(monkeypatch)
     path = images.jpeg(tmp_path / "big.jpg", (4000, 3000))
     assert opened(thumbs.get(source_of(path))).size == (500, 375)
     assert seen == [(500, 375)]  # shrink-on-load to the thumbnail size (1/8), not 4000 x 3000
