@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
 import hashlib
 import os
 import re
 import socket
+import stat
 import time
 import unicodedata
 import uuid
@@ -175,13 +177,13 @@ def _commit(temp: Path, folder_rel: str, folder: Path, base_name: str, limits: I
     try:
         kind, width, height = verify_image(temp, limits)
         _fsync(temp)
-        published = _publish(temp, folder, safe_name(_without_image_suffix(base_name)), ALLOWED_FORMATS[kind])
+        published, made = _publish(temp, folder, safe_name(_without_image_suffix(base_name)), ALLOWED_FORMATS[kind])
         _fsync(folder)
         size = published.stat().st_size
     except BaseException:
         with contextlib.suppress(OSError):
             discard(temp)
-        if published is not None:
+        if published is not None and made:  # never a file that was there before
             with contextlib.suppress(OSError):
                 discard(published)
         raise
@@ -256,14 +258,20 @@ def _orientation(image: Image.Image) -> int | None:
         return None
 
 
-def _publish(temp: Path, folder: Path, stem: str, suffix: str) -> Path:
+def _publish(temp: Path, folder: Path, stem: str, suffix: str) -> tuple[Path, bool]:
+    """(the name `temp` now has, True) — or (a taken name whose file has the very same bytes, False), `temp`
+    removed: a run killed after publishing an image but before recording it fetches it again, and the file it
+    left is the saved one rather than a "-2" copy."""
     for number in range(1, MAX_CLASH_SUFFIX + 1):
         final = folder / (f"{stem}{suffix}" if number == 1 else f"{stem}-{number}{suffix}")
         try:
             _place(temp, final)
         except FileExistsError:
+            if _same_bytes(temp, final):
+                discard(temp)
+                return final, False
             continue
-        return final
+        return final, True
     raise DownloadFailed(f"{MAX_CLASH_SUFFIX} files named like {stem}{suffix} already exist.", retryable=False)
 
 
@@ -279,6 +287,14 @@ def _place(temp: Path, final: Path) -> None:
         os.rename(temp, final)  # no hard links here: rename, which only the check above keeps from overwriting
         return
     os.unlink(temp)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Both regular files (not followed through a symlink) with equal contents."""
+    try:
+        return stat.S_ISREG(os.lstat(b).st_mode) and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def _fsync(path: Path) -> None:

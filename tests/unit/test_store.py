@@ -105,10 +105,28 @@ def test_animated_gif_keeps_its_frames(tmp_path, folder):
 def test_name_clashes_get_a_number_and_never_overwrite(tmp_path, folder):
     first, second = noise(tmp_path / "a.jpg", "JPEG"), noise(tmp_path / "b.jpg", "JPEG")
     (folder / "photo.jpg").write_bytes(first.read_bytes())
-    for expected in ("Downloads/Feed/photo-2.jpg", "Downloads/Feed/photo-3.jpg"):
-        assert commit(download(folder, second), "Downloads/Feed", folder, "photo", LIMITS).rel == expected
+    third = noise(tmp_path / "c.jpg", "JPEG")
+    for source, expected in ((second, "Downloads/Feed/photo-2.jpg"), (third, "Downloads/Feed/photo-3.jpg")):
+        assert commit(download(folder, source), "Downloads/Feed", folder, "photo", LIMITS).rel == expected
     assert (folder / "photo.jpg").read_bytes() == first.read_bytes()
     assert sorted(os.listdir(folder)) == ["photo-2.jpg", "photo-3.jpg", "photo.jpg"]
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_the_same_bytes_under_the_name_are_that_file_not_a_copy(tmp_path, folder, monkeypatch, hard_links):
+    """A run killed after publishing an image but before recording it downloads it again: the file already there
+    with the same bytes is the saved one (no "photo-2.jpg" copy); one with other bytes is kept and skipped."""
+    if not hard_links:
+        monkeypatch.setattr(os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EPERM, "no links")))
+    other, picture = noise(tmp_path / "o.jpg", "JPEG"), noise(tmp_path / "p.jpg", "JPEG")
+    (folder / "photo.jpg").write_bytes(other.read_bytes())
+    (folder / "photo-2.jpg").write_bytes(picture.read_bytes())
+    before = (folder / "photo-2.jpg").stat()
+    saved = commit(download(folder, picture), "Downloads/Feed", folder, "photo", LIMITS)
+    assert saved.rel == "Downloads/Feed/photo-2.jpg" and saved.size == before.st_size
+    assert sorted(os.listdir(folder)) == ["photo-2.jpg", "photo.jpg"]  # no copy, no temp file left
+    assert (folder / "photo.jpg").read_bytes() == other.read_bytes()
+    assert (folder / "photo-2.jpg").stat().st_ino == before.st_ino
 
 
 def test_without_hard_links_rename_is_used_and_still_never_overwrites(tmp_path, folder, monkeypatch):
