@@ -163,8 +163,13 @@ def init_db() -> None:
     """Create missing tables, indexes and added columns; safe to run any number of times, also concurrently."""
     with database.connection_context():
         database.create_tables(ALL_MODELS, safe=True)
+        present: dict[str, set[str]] = {}  # a table's columns, read once (PostgreSQL's catalog reads are slow)
         for model, column, definition in ADDED_COLUMNS:
-            _add_column(model._meta.table_name, column, definition)
+            table = model._meta.table_name
+            if table not in present:
+                present[table] = {c.name for c in database.get_columns(table)}
+            if column not in present[table]:
+                _add_column(table, column, definition)
         for name, table, columns in ADDED_INDEXES:
             database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
         for table, column, value in BACKFILLS:  # an indexed IS NULL: nothing to do after the first time
@@ -175,8 +180,6 @@ def init_db() -> None:
 def _add_column(table: str, column: str, definition: str) -> None:
     """Upgrade a database made before `column` existed. SQLite has no ADD COLUMN IF NOT EXISTS, so a
     failure is accepted when the column is there after all (another process added it meanwhile)."""
-    if column in {c.name for c in database.get_columns(table)}:
-        return
     try:
         with database.atomic():
             database.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {definition}')
