@@ -8,7 +8,9 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from defusedxml import ElementTree
@@ -41,6 +43,7 @@ def ffmpeg_installed():
 GEVENT_SCRIPT = """
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from gevent import monkey
@@ -412,3 +415,19 @@ def test_under_gevent_photos_and_videos_are_made(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == ["ok"] * (2 if FFMPEG else 1)
     assert os.path.isdir(tmp_path / "cache")
+
+
+def test_a_million_photos_put_at_most_a_few_dozen_files_in_any_cache_folder(tmp_path):
+    """Issue 24: no cache folder holds 10,000 files. Files go two levels down by their key (256 × 256 folders): a
+    quarter of a million photos named alike (years × 12 months × 4,167) spread evenly, so a million put ~15
+    thumbnails in a folder (34 at most, measured once with the whole million; four times fewer checked here)."""
+    thumbs = Thumbnailer(tmp_path / "cache", WIDTH, MAX_PIXELS)
+    source = Source(tmp_path / "p.jpg", "2001/event-00/img_00000.jpg", 1_000_000_000.0, 1234, "photo")
+    files = thumbs._files(thumbs._key(source))
+    assert {p.parent for p in files} == {tmp_path / "cache" / files.webp.name[:2] / files.webp.name[2:4]}
+    photo = SimpleNamespace(mtime=source.mtime, size=source.size)  # what the key reads, renamed a million times
+    per_folder = Counter()
+    for n in range(250_000):
+        photo.rel = f"{2000 + n // 50_000}/event-{n // 4_167 % 12:02}/img_{n % 4_167:05}.jpg"
+        per_folder[thumbs._key(photo)[:4]] += 1
+    assert len(per_folder) > 60_000 and max(per_folder.values()) * len(files) < 60
