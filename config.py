@@ -54,6 +54,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ACCEL_REDIRECT", "(none)", "nginx internal location for cached thumbnails, e.g. /_photonix/"),
     Variable("THUMB_THREADS", "<cores>", "native threads for image work"),
     Variable("SCAN_INTERVAL_SECONDS", "300", "interval of the incremental index scan"),
+    Variable("WATCH", "auto", "auto (inotify file watcher when available) or off (the periodic scan only)"),
     Variable("AUTH_DEBUG", "0", "log every auth decision with its reason (never secrets)"),
     Variable("SSE_HEARTBEAT_SECONDS", "15", "interval of heartbeat comments on event streams"),
     Variable("SSE_MAX_PER_IP", "32", "concurrent event streams per client (IPv4 address or IPv6 network)"),
@@ -97,6 +98,7 @@ class Config:
     accel_redirect: str | None = None
     thumb_threads: int = 2
     scan_interval_seconds: int = 300
+    watch: str = "auto"
     auth_debug: bool = False
     sse_heartbeat_seconds: int = 15
     sse_max_per_ip: int = 32
@@ -194,6 +196,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "accel_redirect": _accel_redirect(r),
         "thumb_threads": r.integer("THUMB_THREADS", os.cpu_count() or 2, 1, 256),
         "scan_interval_seconds": r.integer("SCAN_INTERVAL_SECONDS", 300, 1, 7 * 24 * 3600),
+        "watch": r.choice("WATCH", "auto", ("auto", "off")),
         "auth_debug": r.flag("AUTH_DEBUG"),
         "sse_heartbeat_seconds": r.integer("SSE_HEARTBEAT_SECONDS", 15, 1, 3600),
         "sse_max_per_ip": r.integer("SSE_MAX_PER_IP", 32, 1, 100_000),

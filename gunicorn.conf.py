@@ -38,10 +38,11 @@ control_socket_disable = True
 def post_worker_init(worker):
     from services import events, jobs
     from services.downloads import scheduler
-    from services.gallery import index, thumbs
+    from services.gallery import index, thumbs, watcher
 
     config = worker.wsgi.extensions["photonix"]
     index.register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
+    watcher.register_job(config.photos_dir, config.watch, events.publish)
     thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
     scheduler.register_job(scheduler.make_runner(config.photos_dir, config.max_image_pixels))
     jobs.start_background(config)

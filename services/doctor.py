@@ -17,14 +17,16 @@ import requests
 from limits.storage import storage_from_string
 
 from config import DEV_SECRET_FILE, Config
-from models import ALL_MODELS
+from models import ALL_MODELS, Folder
 from services import database, resources
 from services.auth import diagnosis, origins
+from services.gallery import watcher
 
 URL_TIMEOUT_S = (5, 15)  # connect, read
 # The wheel installs these as top-level modules and packages (the layout is fixed, see pyproject.toml).
 TOP_LEVEL_NAMES = ("app", "blueprints", "cli", "config", "errors", "models", "services", "wsgi")
 NGINX_WELCOME = "Welcome to nginx!"
+WATCHES_WARN_SHARE = 0.8  # the watch limit is per user, shared with every other program of that user
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,35 @@ class Check:
 
 def check_installation(config: Config) -> list[Check]:
     return [*_mode(config), _files(), _photos(config), _data(config), _database(config), _limiter(config),
-            *check_top_level_names()]
+            check_watcher(config), *check_top_level_names()]
+
+
+def check_watcher(config: Config) -> Check:
+    """How changes are found: inotify (warned ahead when the indexed folders near the kernel's watch limit), or the
+    periodic scan because watching is off or fell back (why, and how to raise the limit). Needs the database bound."""
+    scan = f"the scan every {config.scan_interval_seconds} s and browsing find changes"
+    if config.watch == "off":
+        return Check("file watcher", True, f"off (PHOTONIX_WATCH=off): {scan}")
+    try:
+        state, folders = watcher.read_state(), Folder.select().count()
+    except Exception as exc:  # any driver error; the database check says what to do
+        return Check("file watcher", True, f"state unknown: {exc}".strip(), warn=True)
+    finally:
+        database.close_connection()
+    if state is None:
+        return Check("file watcher", True, "not started yet (the server process that runs background jobs starts it)")
+    if state["mode"] == watcher.OFF:
+        return Check("file watcher", True, f"off in the process that runs background jobs: {scan}")
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state["since"]))
+    if state["mode"] == watcher.FALLBACK:
+        return Check("file watcher", True, f"polling-fallback since {since} ({state['reason']}: {state['detail']}): "
+                     f"{scan}", watcher.fallback_fix(state["reason"], folders), warn=True)
+    limit = watcher.max_user_watches()
+    detail = f"inotify since {since}, {state['folders']} folders watched (fs.inotify.max_user_watches {limit})"
+    if limit is not None and folders > limit * WATCHES_WARN_SHARE:
+        return Check("file watcher", True, f"{detail}: {folders} folders are indexed, close to the limit",
+                     watcher.raise_limit_hint(folders), warn=True)
+    return Check("file watcher", True, detail)
 
 
 def check_top_level_names(dists: Iterable[Distribution] | None = None) -> list[Check]:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -142,6 +142,25 @@ class Indexer:
         stats = ScanStats()
         self._sync(rel, stats, settle=False)
         update_aggregates(stats.changed_folders)
+
+    def sync_folders(self, rels: Iterable[str]) -> ScanStats:
+        """Bring each folder of `rels` in step with the disk now, also when its mtime did not change (a file
+        rewritten in place), walking every sub-folder the index did not know (a tree created or moved in); a
+        folder the index does not know is synced from its nearest known ancestor. Updates counts and covers;
+        publishes nothing (the caller does)."""
+        stats, done = ScanStats(), set()
+        for rel in sorted({_known_ancestor(r) for r in rels}, key=lambda r: (r.count("/") + bool(r), r)):
+            if rel in done:
+                continue
+            known = _known_children(rel)
+            queue = [c for c in self._sync(rel, stats) if name_of(c) not in known and c.count("/") < MAX_DEPTH]
+            done.add(rel)
+            while queue:
+                child = queue.pop()
+                done.add(child)
+                queue.extend(c for c in self._sync(child, stats) if c.count("/") < MAX_DEPTH)
+        update_aggregates(stats.changed_folders)
+        return stats
 
     def media(self, rel: str) -> Media | None:
         """The indexed row for a media file, syncing its folder first when the index does not know it."""
@@ -299,6 +318,13 @@ def _ensure_folder(rel: str) -> None:
     name = name_of(rel)
     Folder.insert(path_hash=path_hash(rel), path=rel, parent_hash=None if parent is None else path_hash(parent),
                   name=name, sort_key=natural_key(name), name_folded=fold(name)).on_conflict_ignore().execute()
+
+
+def _known_ancestor(rel: str) -> str:
+    """`rel` when the index knows it, else its nearest ancestor that it knows (the root at last)."""
+    while rel and not Folder.select().where(Folder.path_hash == path_hash(rel)).exists():
+        rel = parent_of(rel) or ""
+    return rel
 
 
 def _known_children(rel: str) -> set[str]:

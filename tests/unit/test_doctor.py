@@ -4,6 +4,7 @@ installs, and a URL that reaches nginx's default site instead of Photonix."""
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 from importlib.metadata import distributions
 
@@ -68,3 +69,55 @@ def test_doctor_url_names_nginxs_default_site(nginx_default_site):
     [check] = doctor.check_url(nginx_default_site + "/")
     assert not check.ok and "nginx's default page" in check.detail
     assert "/etc/nginx/sites-enabled/default" in check.fix and "default_server" in check.fix
+
+
+@pytest.fixture
+def watcher_state(db):
+    """save(mode, reason, detail, folders): the state a leading server's watcher would have saved."""
+    from services.gallery import watcher
+
+    return watcher._save_state
+
+
+def test_doctor_names_the_watchers_mode_inotify_or_off(env, config, watcher_state):
+    from config import load_config
+
+    assert doctor.check_watcher(config).detail.startswith("not started yet")
+    watcher_state("inotify", "", "", 12)
+    check = doctor.check_watcher(config)
+    assert (check.ok, check.warn) == (True, False)
+    assert check.detail.startswith("inotify since ") and "12 folders watched" in check.detail
+    off = doctor.check_watcher(load_config({**env, "PHOTONIX_WATCH": "off"}))
+    assert off.detail.startswith("off (PHOTONIX_WATCH=off)") and "scan every 300 s" in off.detail
+    watcher_state("off", "PHOTONIX_WATCH=off", "", 0)  # what a leading process configured so has saved
+    assert doctor.check_watcher(config).detail.startswith("off in the process that runs background jobs")
+
+
+def test_doctor_warns_ahead_when_the_indexed_folders_near_the_watch_limit(config, watcher_state, monkeypatch):
+    from models import Folder
+    from services.gallery import watcher
+
+    watcher_state("inotify", "", "", 9)
+    for n in range(9):
+        Folder.create(path_hash=f"h{n}", path=f"f{n}", parent_hash=None, name=f"f{n}", sort_key=f"f{n}",
+                      name_folded=f"f{n}")
+    monkeypatch.setattr(watcher, "max_user_watches", lambda: 10)
+    check = doctor.check_watcher(config)
+    assert check.warn and "9 folders are indexed, close to the limit" in check.detail
+    assert "fs.inotify.max_user_watches=524288" in check.fix
+
+
+def test_doctor_prints_the_fallback_its_reason_and_how_to_raise_the_limit(env, config, watcher_state):
+    from click.testing import CliRunner
+
+    from cli import main
+    from services.gallery import watcher
+
+    watcher_state("polling-fallback", "watches", "cannot watch /photos/x: inotify watch limit reached", 0)
+    unset = {name: None for name in os.environ if name.startswith("PHOTONIX_")}
+    output = CliRunner().invoke(main, ["doctor"], env={**unset, **env}).output
+    line = next(line for line in output.splitlines() if "file watcher" in line)
+    assert line.startswith("warn  file watcher: polling-fallback since ") and "inotify watch limit reached" in line
+    fix = output.splitlines()[output.splitlines().index(line) + 1]
+    assert "sudo sysctl fs.inotify.max_user_watches=" in fix and watcher.SYSCTL_FILE in fix
+
