@@ -21,10 +21,10 @@ from typing import Any, NamedTuple
 from peewee import fn
 
 from models import Folder, FolderMonth, Media, View, database
-from services import jobs, settings
+from services import cpu, jobs, settings
 from services.cpu import run_cpu
 from services.database import analyze, insert_ignoring_conflicts, write_transaction
-from services.gallery import details, scanner, timeline, videometa
+from services.gallery import details, probe_pool, scanner, timeline, videometa
 from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
 from services.paths import MAX_DEPTH
 
@@ -95,6 +95,7 @@ class Indexer:
     def __init__(self, root: Path, publish: Publish | None = None):
         self.root = root
         self.publish = publish or (lambda _type, _data: None)
+        self.probe_pool: probe_pool.ProbePool | None = None  # a full scan's header readers (started when needed)
 
     @functools.cached_property
     def ffprobe(self) -> str | None:
@@ -112,12 +113,16 @@ class Indexer:
         # The walk cannot know the total in advance: the last scan's count is the estimate (None at first).
         stats, queue = ScanStats(expected=Media.select().count() or None), [""]
         rebuild_months = timeline.months_outdated()  # a database from before the timeline: every folder's months
-        while queue and keep_going():
-            rel = queue.pop()
-            queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)
-            if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
-                last_progress = time.monotonic()
-                self.publish("index-progress", stats.as_event())
+        with probe_pool.ProbePool(cpu.size()) as self.probe_pool:
+            try:
+                while queue and keep_going():
+                    rel = queue.pop()
+                    queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)
+                    if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                        last_progress = time.monotonic()
+                        self.publish("index-progress", stats.as_event())
+            finally:
+                self.probe_pool = None
         update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
         if stats.bulk_change():
             analyze(PLANNED_TABLES)
@@ -221,12 +226,22 @@ class Indexer:
         known = self._known_files(rel)
         # New, changed, or indexed by a release that read fewer details (read once more).
         fresh = [f for f in files if known.get(f.name, ())[:3] != (f.size, f.mtime, META_VERSION)]
-        probes = run_cpu(_probe_all, self.root, rel, fresh) if fresh else []
+        probes = self._probe(rel, fresh) if fresh else []
         rows = [_media_row(rel, entry, found, self._video(rel, entry), known.get(entry.name))
                 for entry, found in zip(fresh, probes, strict=True)]
         gone = [path_hash(f"{rel}/{name}" if rel else name) for name in set(known) - {f.name for f in files}]
         replaced = {row[0] for row, entry in zip(rows, fresh, strict=True) if entry.name in known}
         return _MediaChange(rows, replaced, gone)
+
+    def _probe(self, rel: str, fresh: list[scanner.FileEntry]) -> list[scanner.Probe]:
+        """The headers of `fresh` files: in the scan's header processes when there are many, else on the CPU pool."""
+        if self.probe_pool is not None and len(fresh) >= probe_pool.MIN_FILES:
+            try:
+                return self.probe_pool.probe(self.root / rel if rel else self.root, fresh)
+            except probe_pool.PoolFailed as exc:
+                log.warning("index: header reader processes failed (%s); reading headers in this process", exc)
+                self.probe_pool = None
+        return run_cpu(_probe_all, self.root, rel, fresh)
 
     def _video(self, rel: str, entry: scanner.FileEntry) -> videometa.VideoMeta | None:
         """A video's details by ffprobe, in this greenlet (gevent's subprocess cannot run on a pool thread)."""

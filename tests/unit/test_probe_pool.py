@@ -1,0 +1,138 @@
+"""services/gallery/probe_pool.py: a scan reads headers in child processes and writes exactly the rows it writes
+when it reads them itself; a failing child costs nothing but the speed; under gevent the hub runs while it waits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models import Media
+from services.gallery import probe_pool
+from services.gallery.index import Indexer
+from tests.support import exif, images
+
+ROOT = Path(__file__).resolve().parents[2]
+MEDIA = "SELECT * FROM media ORDER BY path_hash"
+
+
+@pytest.fixture
+def library(photos_dir) -> Path:
+    """One folder of many kinds of files (several chunks of two), and a small one the pool never sees."""
+    big = photos_dir / "2024" / "trip"
+    for n in range(5):
+        exif.photo(big / f"camera{n}.jpg", taken=f"2024:07:0{n + 1} 14:03:05", offset="+02:00", make="Canon",
+                   model=f"EOS {n}", lens="RF 35mm", focal_length=35.0, f_number=1.8, exposure_time=1 / 250,
+                   iso=100 * (n + 1), gps=(48.8584, 2.2945 + n, 35.0 if n % 2 else None), mtime=1_700_000_000 + n)
+    images.jpeg(big / "turned.jpg", (640, 480), orientation=6)
+    images.png(big / "plain.png")
+    images.truncated_jpeg(big / "half.jpg")
+    images.not_an_image(big / "page.jpg")
+    images.png_bomb(big / "bomb.png")
+    images.jpeg(photos_dir / "small" / "one.jpg")
+    return photos_dir
+
+
+def scan_rows(library: Path, database) -> list[tuple]:
+    Indexer(library).scan()
+    return database.execute_sql(MEDIA).fetchall()
+
+
+def forget(database) -> None:
+    for table in ("media", "folder", "folder_month"):
+        database.execute_sql(f'DELETE FROM "{table}"')  # noqa: S608
+
+
+def test_rows_from_the_header_processes_equal_rows_read_in_process(db, library, monkeypatch):
+    from models import database
+
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 10**9)
+    in_process = scan_rows(library, database)
+    forget(database)
+    probed: list[int] = []
+    real_probe = probe_pool.ProbePool.probe
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 3)
+    monkeypatch.setattr(probe_pool, "CHUNK", 2)
+    monkeypatch.setattr(probe_pool.ProbePool, "probe",
+                        lambda self, folder, entries: probed.append(len(entries)) or real_probe(self, folder, entries))
+    assert scan_rows(library, database) == in_process
+    assert probed == [10] and Media.select().where(Media.camera_make == "Canon").count() == 5
+
+
+def test_a_child_that_fails_leaves_the_scan_to_read_headers_itself(db, library, monkeypatch, caplog):
+    from models import database
+
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 10**9)
+    expected = scan_rows(library, database)
+    forget(database)
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 3)
+    monkeypatch.setattr(probe_pool, "CHILD_MODULE", "this")  # prints the Zen of Python and ends
+    assert scan_rows(library, database) == expected
+    assert "header reader processes failed" in caplog.text
+
+
+GATED_CHILD = """
+import os, sys, time
+from services.gallery import probe_process
+gate = sys.argv[1]
+while not os.path.exists(gate):  # answers only once the test's greenlet has run
+    time.sleep(0.005)
+probe_process.main()
+"""
+
+GEVENT_SCRIPT = """
+from gevent import monkey
+
+monkey.patch_all()
+
+import json, sys
+from pathlib import Path
+
+import gevent
+
+from services.gallery import probe_pool, scanner
+
+folder, gate, child = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+
+class Gated(probe_pool._Child):
+    def __init__(self):
+        import subprocess
+        self.proc = subprocess.Popen([sys.executable, child, str(gate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.fd, self.waiting, self.buffer = self.proc.stdout.fileno(), [], b""
+
+
+probe_pool._Child, probe_pool.CHUNK = Gated, 2
+entries = [scanner.FileEntry(p.name, "photo", 0, 0.0) for p in sorted(folder.iterdir())]
+pool = probe_pool.ProbePool(2)
+
+
+def release():
+    # Opens the gate once every child holds a request, i.e. while the pool waits for answers (writing to a child
+    # may yield too, so this greenlet runs then as well, but finds a child without one until the last is sent).
+    while len(pool._children) < 2 or not all(child.waiting for child in pool._children):
+        gevent.sleep(0.001)
+    gate.touch()
+
+
+released = gevent.spawn(release)
+with pool:
+    probes = pool.probe(folder, entries)
+print(json.dumps({"released": released.dead, "widths": [p.width for p in probes]}))
+"""
+
+
+def test_under_gevent_the_hub_runs_while_the_pool_waits_for_its_children(tmp_path):
+    folder = tmp_path / "photos"
+    for n in range(5):
+        images.jpeg(folder / f"p{n}.jpg", (100 + n, 50))
+    child = tmp_path / "gated_child.py"
+    child.write_text(GATED_CHILD)
+    # Bounded: if the hub were blocked, the gate would never open and the run would end at the timeout.
+    done = subprocess.run([sys.executable, "-c", GEVENT_SCRIPT, str(folder), str(tmp_path / "gate"), str(child)],
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"released": True, "widths": [100, 101, 102, 103, 104]}
