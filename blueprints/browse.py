@@ -14,7 +14,7 @@ from blueprints._gallery import (
     page_json,
     viewer_id,
 )
-from blueprints._http import json_body
+from blueprints._http import app_config, json_body
 from blueprints._share_session import current_share, scoped_crumbs, scoped_page, shares_allowed
 from errors import NotFound, ValidationFailed
 from services.gallery import browse
@@ -65,6 +65,7 @@ def get_browse(raw: str):
     indexer().refresh_folder(found.rel)
     page, limit = browse.paging(request.args.get("page"), request.args.get("limit"))
     sort = request.args.get("sort", "smart")
-    result = scoped_page(browse.album_page(found.rel, viewer_id(), sort, page, limit))
+    result = scoped_page(browse.album_page(found.rel, viewer_id(), sort, page, limit, request.args.get("cursor"),
+                                           app_config().jwt_secret))
     crumbs = [{"name": name, "path": path} for name, path in scoped_crumbs(browse.breadcrumbs(found.rel))]
-    return jsonify(path=found.rel, breadcrumbs=crumbs, sort=sort, **page_json(result))
+    return jsonify(path=found.rel, breadcrumbs=crumbs, sort=sort, **page_json(result), nextCursor=result.next_cursor)

@@ -101,9 +101,8 @@ class Media(BaseModel):
     placeholder = peewee.TextField(null=True)  # ThumbHash, base64 ("": the thumbnail could not be read)
     thumb_failed = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])  # 1: never a cover
 
-    class Meta:
-        # The indexes on taken_key are made by services/database.py's init_db, after it added the column.
-        indexes = ((("folder_hash", "sort_key"), False), (("folder_hash", "mtime"), False))
+    # Its indexes are made by services/database.py's init_db: after it added taken_key, and browse's in each
+    # database's own terms (PostgreSQL's compare sort_key as "C").
 
 
 class FolderMonth(BaseModel):

@@ -51,8 +51,16 @@ ADDED_COLUMNS = (
 # SQL expression): browse orders by taken_key, and NULLs would sort first on PostgreSQL but last on SQLite.
 BACKFILLS = (("media", "taken_key", '"mtime"'),)
 # Indexes on added columns (name, table, columns), made after the columns: an older table has none at first.
-ADDED_INDEXES = (("media_folder_hash_taken_key", "media", "folder_hash, taken_key"),
-                 ("media_taken_key", "media", "taken_key"))
+# The media_browse_ ones are browse's (services/gallery/browse.py _media_order): one per order of an album's
+# media, so that any page is a range of one. {natural} is sort_key as browse compares it, then the id that ends
+# each order: PostgreSQL needs both spelt out, SQLite ends every index with the rowid (the id) anyway.
+ADDED_INDEXES = (("media_taken_key", "media", "taken_key"),
+                 ("media_browse_name", "media", "folder_hash, {natural}"),
+                 ("media_browse_mtime", "media", "folder_hash, mtime, {natural}"),
+                 ("media_browse_mtime_desc", "media", "folder_hash, mtime DESC, {natural}"),
+                 ("media_browse_taken", "media", "folder_hash, taken_key, {natural}"),
+                 ("media_browse_taken_desc", "media", "folder_hash, taken_key DESC, {natural}"))
+DROPPED_INDEXES = ("media_folder_hash_sort_key", "media_folder_hash_mtime", "media_folder_hash_taken_key")  # replaced
 
 
 class CooperativeCursor(sqlite3.Cursor):
@@ -170,11 +178,18 @@ def init_db() -> None:
                 present[table] = {c.name for c in database.get_columns(table)}
             if column not in present[table]:
                 _add_column(table, column, definition)
+        natural = 'sort_key COLLATE "C", id' if is_postgres() else "sort_key"
         for name, table, columns in ADDED_INDEXES:
+            columns = columns.format(natural=natural)
             database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
+        for name in DROPPED_INDEXES:
+            database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
         for table, column, value in BACKFILLS:  # an indexed IS NULL: nothing to do after the first time
             with database.atomic():
                 database.execute_sql(f'UPDATE "{table}" SET "{column}" = {value} WHERE "{column}" IS NULL')  # noqa: S608
+        from services.gallery import search  # imported here: it builds on this module
+
+        search.init_indexes()  # name search's FTS5 tables or pg_trgm indexes
 
 
 def _add_column(table: str, column: str, definition: str) -> None:

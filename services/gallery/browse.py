@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from peewee import JOIN, SQL, fn
@@ -17,7 +17,8 @@ from peewee import JOIN, SQL, fn
 from errors import ValidationFailed
 from models import Folder, Media, View, database
 from services.database import is_postgres
-from services.gallery import query
+from services.gallery import keyset, query
+from services.gallery import search as name_search
 from services.gallery.keys import parent_of, path_hash
 
 SORTS = ("smart", "name_asc", "name_desc", "mtime_asc", "mtime_desc", "taken_desc", "taken_asc", "viewed_desc")
@@ -42,6 +43,7 @@ class Page:
     page: int
     limit: int
     total_results: int
+    next_cursor: str | None = None  # album pages: where the next page starts (None: this is the last)
 
     @property
     def total_pages(self) -> int:
@@ -53,13 +55,24 @@ def paging(page: Any, limit: Any) -> tuple[int, int]:
     return _integer(page, "page", 1, 1, 1_000_000), _integer(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
-def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int) -> Page:
+def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int, cursor: str | None = None,
+               secret: str = "") -> Page:
+    """Page `page` of album `rel`, or with `cursor` (the next_cursor of a page of the same album and sort, signed
+    with `secret`) the page after that one, read from where it ended: the same cost at any depth, and neither
+    repeats nor skips rows that were there all along when rows before it come or go. Totals are counted now."""
     if sort not in SORTS:
         raise ValidationFailed("sort", f"sort must be one of {', '.join(SORTS)}.")
     key = path_hash(rel)
-    albums = _albums_ordered(Folder.parent_hash == key, viewer, sort)
-    media = Media.select(*MEDIA_COLUMNS).where(Media.folder_hash == key).order_by(*_media_order(sort))
-    return page_of(albums, media, page, limit)
+    parts = [keyset.Part(_albums_of(key, viewer), _album_order(sort)),
+             keyset.Part(Media.select(*MEDIA_COLUMNS).where(Media.folder_hash == key), _media_order(sort))]
+    cursors = keyset.Cursors(secret, f"{sort}:{key}", parts)
+    if cursor:
+        return _page_after(parts, cursors, cursors.read(cursor), limit)
+    found = page_of(parts[0].ordered(), parts[1].ordered(), page, limit)
+    last = (1, found.media[-1]) if found.media else (0, found.albums[-1]) if found.albums else None
+    served = (page - 1) * limit + len(found.albums) + len(found.media)
+    more = last is not None and served < found.total_results
+    return replace(found, next_cursor=cursors.make(*last, served) if more else None)
 
 
 def search(raw: str, page: int, limit: int, folders_within=None, media_within=None) -> tuple[query.Query, Page]:
@@ -70,13 +83,13 @@ def search(raw: str, page: int, limit: int, folders_within=None, media_within=No
     text = parsed.folded
     folders_within = SQL("1 = 1") if folders_within is None else folders_within
     media_within = SQL("1 = 1") if media_within is None else media_within
-    named = query.contains(Media.name_folded, text) | query.contains(Media.folder_folded, text)
+    named = name_search.contains(text, Media.name_folded, Media.folder_folded)
     if parsed.filters:
         condition = query.media_condition(parsed.filters) & media_within
         media = (Media.select(*MEDIA_COLUMNS).where(condition & named if text else condition)
                  .order_by(Media.taken_key.desc(), natural(Media), Media.path))
         return parsed, page_of(None, media, page, limit)
-    albums = (Folder.select(*ALBUM_COLUMNS).where(query.contains(Folder.name_folded, text) & folders_within)
+    albums = (Folder.select(*ALBUM_COLUMNS).where(name_search.contains(text, Folder.name_folded) & folders_within)
               .order_by(natural(Folder), Folder.path))
     media = Media.select(*MEDIA_COLUMNS).where(named & media_within).order_by(natural(Media), Media.path)
     return parsed, page_of(albums, media, page, limit)
@@ -119,32 +132,51 @@ def breadcrumbs(rel: str) -> list[tuple[str, str]]:
     return crumbs[::-1]
 
 
-def _albums_ordered(condition, viewer: str | None, sort: str):
+def _page_after(parts: list[keyset.Part], cursors: keyset.Cursors, at: keyset.Position, limit: int) -> Page:
+    with database.atomic():  # one snapshot for the counts and the rows
+        total = sum(part.count() for part in parts)
+        rows = keyset.rows_after(parts, at, limit + 1)  # one more than shown: is there a next page?
+    shown = rows[:limit]
+    following = cursors.make(*shown[-1], at.served + limit) if len(rows) > limit else None
+    return Page([row for part, row in shown if part == 0], [row for part, row in shown if part == 1],
+                at.served // limit + 1, limit, total, following)
+
+
+def _albums_of(key: str, viewer: str | None):
+    return Folder.select(*ALBUM_COLUMNS).join(
+        View, JOIN.LEFT_OUTER, on=((View.path_hash == Folder.path_hash) & (View.viewer == (viewer or "")))
+    ).where(Folder.parent_hash == key)
+
+
+def _album_order(sort: str) -> tuple[keyset.Key, ...]:
+    """Total orders (the id breaks ties of names that fold alike). An album's albums are few: the parent_hash
+    index finds them, and they are sorted then."""
     newest = fn.COALESCE(Folder.cover_mtime, Folder.mtime)
-    query = Folder.select(*ALBUM_COLUMNS).join(
-        View, JOIN.LEFT_OUTER, on=((View.path_hash == Folder.path_hash) & (View.viewer == (viewer or ""))))
-    viewed_first = fn.COALESCE(View.viewed_at, -1).desc()
-    order = {
-        "name_asc": (natural(Folder), Folder.path),
-        "name_desc": (natural(Folder).desc(), Folder.path.desc()),
-        "mtime_asc": (newest, natural(Folder)),
-        "mtime_desc": (newest.desc(), natural(Folder)),
-        "taken_asc": (newest, natural(Folder)),
-        "taken_desc": (newest.desc(), natural(Folder)),
-        "smart": (viewed_first, newest.desc(), natural(Folder)),
-        "viewed_desc": (viewed_first, natural(Folder)),
-    }[sort]
-    return query.where(condition).order_by(*order)
-
-
-def _media_order(sort: str) -> tuple:
+    viewed_first = keyset.Key(fn.COALESCE(View.viewed_at, -1), descending=True)
+    name = (keyset.Key(natural(Folder)), keyset.Key(Folder.id))
     return {
-        "name_asc": (natural(Media), Media.path),
-        "name_desc": (natural(Media).desc(), Media.path.desc()),
-        "mtime_asc": (Media.mtime, natural(Media)),
-        "mtime_desc": (Media.mtime.desc(), natural(Media)),
-        "taken_asc": (Media.taken_key, natural(Media)),
-    }.get(sort, (Media.taken_key.desc(), natural(Media)))  # smart, taken_desc, viewed_desc: newest taken first
+        "name_asc": name,
+        "name_desc": (keyset.Key(natural(Folder), True), keyset.Key(Folder.id, True)),
+        "mtime_asc": (keyset.Key(newest), *name),
+        "mtime_desc": (keyset.Key(newest, True), *name),
+        "taken_asc": (keyset.Key(newest), *name),
+        "taken_desc": (keyset.Key(newest, True), *name),
+        "smart": (viewed_first, keyset.Key(newest, True), *name),
+        "viewed_desc": (viewed_first, *name),
+    }[sort]
+
+
+def _media_order(sort: str) -> tuple[keyset.Key, ...]:
+    """Total orders, each the order of an index on (folder_hash, its keys) (services/database.py), so that a page
+    is a range of it: ties in natural name order, then by id."""
+    name = (keyset.Key(natural(Media)), keyset.Key(Media.id))
+    return {
+        "name_asc": name,
+        "name_desc": (keyset.Key(natural(Media), True), keyset.Key(Media.id, True)),
+        "mtime_asc": (keyset.Key(Media.mtime), *name),
+        "mtime_desc": (keyset.Key(Media.mtime, True), *name),
+        "taken_asc": (keyset.Key(Media.taken_key, nullable=True), *name),
+    }.get(sort, (keyset.Key(Media.taken_key, True, True), *name))  # smart, taken_desc, viewed_desc: newest first
 
 
 def page_of(albums, media, page: int, limit: int) -> Page:

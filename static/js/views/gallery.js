@@ -56,7 +56,8 @@ export function mountAlbum(container, { path }, app) {
     app.render();
   });
   const listing = new Listing(app, {
-    url: (page) => `${path ? `api/browse/${encodePath(path)}` : "api/browse"}?page=${page}&limit=${PAGE_LIMIT}&sort=${sort}`,
+    url: (page, cursor) => `${path ? `api/browse/${encodePath(path)}` : "api/browse"}?${
+      cursor ? `cursor=${encodeURIComponent(cursor)}` : `page=${page}`}&limit=${PAGE_LIMIT}&sort=${sort}`,
     empty: () => t(path ? "gallery.emptyAlbum" : "gallery.emptyRoot"),
     onPage: (result) => drawCrumbs(crumbs, result.breadcrumbs, app),
     up: path ? parentOf(path, app) : null,

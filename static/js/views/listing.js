@@ -1,5 +1,6 @@
 // Pages of albums and media from one paginated URL (album pages and search results), appended as the visitor
 // scrolls; redraws itself when the index or a download adds photos. A select mode (selection.js) may ride on it.
+// Album pages carry nextCursor: the next page is asked for by it (as cheap at any depth), not by its number.
 
 import { api } from "../api.js";
 import { h } from "../dom.js";
@@ -20,6 +21,7 @@ export class Listing {
     this.media = [];
     this.page = 0;
     this.totalPages = 1;
+    this.cursor = null;
     this.loading = false;
     this.counter = h("span", { class: "count" });
     this.albums = h("div", { class: "albums", id: "albums" });
@@ -54,10 +56,9 @@ export class Listing {
     this.more.hidden = this.page === 0;
     try {
       // quiet: a failure is said on the page, not in a toast
-      const result = await api(this.url(this.page + 1), { quiet: true });
+      const result = await api(this.url(this.page + 1, this.cursor), { quiet: true });
       if (this.disposed) return;
-      this.page = result.page;
-      this.totalPages = result.totalPages;
+      this.take(result);
       this.failed = false;
       this.failure.replaceChildren();
       this.draw(result);
@@ -75,6 +76,12 @@ export class Listing {
       this.scroller.unobserve(this.sentinel);
       this.scroller.observe(this.sentinel);
     }
+  }
+
+  take(result) {
+    this.page = result.page;
+    this.cursor = result.nextCursor;  // undefined for search results, which go by page number
+    this.totalPages = result.nextCursor === undefined ? result.totalPages : this.page + (result.nextCursor ? 1 : 0);
   }
 
   // The first page failed: the note, with Retry (and a link up for a missing album); a later page: a short
@@ -146,8 +153,7 @@ export class Listing {
     this.grid.replaceChildren();
     this.layout.clear();
     this.media = [];
-    this.page = result.page;
-    this.totalPages = result.totalPages;
+    this.take(result);
     this.draw(result);
   }
 
