@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import peewee
+
 from models import Folder
 from services import jobs, settings
 from services.gallery import index
@@ -134,7 +136,7 @@ class Watcher:
             stats = Indexer(self.root, self.publish).sync_folders(rels)
         except Exception:  # a database hiccup: the scan catches up, and watching goes on
             log.exception("file watcher: syncing %d folder(s) failed; a full scan will catch up", len(rels))
-            jobs.request_run(index.JOB_NAME)
+            _ask_for_scan()
             return
         if stats.added or stats.updated or stats.removed or stats.changed_folders:
             self.publish("index-complete", {**stats.as_event(time.monotonic() - started, finished=True),
@@ -203,10 +205,31 @@ class Watcher:
         _save_state(FALLBACK, reason, detail, 0)
         log.warning("file watcher stopped (%s): %s. Changes are now found by the periodic scan "
                     "(PHOTONIX_SCAN_INTERVAL_SECONDS) and when a folder is browsed; watching is tried again in "
-                    "%d minutes. Fix: %s", reason, detail, RETRY_S // 60, fallback_fix(reason, Folder.select().count()))
-        jobs.request_run(index.JOB_NAME)
+                    "%d minutes. Fix: %s", reason, detail, RETRY_S // 60, fallback_fix(reason, _folders()))
+        _ask_for_scan()
 
+
+# The database may be locked by another process for a while (a backup, a long write): what the watcher records or
+# asks for then is lost, never the watching. Its state only informs `photonix doctor`; the periodic scan runs anyway.
 
 def _save_state(mode: str, reason: str, detail: str, folders: int) -> None:
     state = {"mode": mode, "reason": reason, "detail": detail, "folders": folders, "since": time.time()}
-    settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
+    try:
+        settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
+    except peewee.DatabaseError as exc:
+        log.warning("file watcher: could not record its state (%s): %s", mode, exc)
+
+
+def _ask_for_scan() -> None:
+    try:
+        jobs.request_run(index.JOB_NAME)
+    except peewee.DatabaseError as exc:
+        log.warning("file watcher: could not ask for a full scan (the periodic one will come): %s", exc)
+
+
+def _folders() -> int:
+    """How many folders are indexed (0 when the database cannot say now: the fix then names the usual limit)."""
+    try:
+        return Folder.select().count()
+    except peewee.DatabaseError:
+        return 0

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import peewee
 import pytest
 
 from models import Folder, Media, Setting
@@ -317,3 +318,22 @@ def test_a_watcher_process_that_dies_falls_back_to_the_scan(watching):
     step_until(watcher, lambda: watcher.mode == FALLBACK, "the dead watcher process went unnoticed")
     state = watcher_module.read_state()
     assert state["reason"] == "error" and "exit code -9" in state["detail"] and requested_scan()
+
+
+def test_a_locked_database_while_recording_the_state_leaves_the_watcher_watching(watching, library, monkeypatch,
+                                                                                 caplog):
+    """Found by the full run: the database locked by another process when the child reported ready raised out of
+    the watcher, which ended the job with a traceback. The state is a report for `photonix doctor`: watching goes on."""
+    def locked(*args, **kwargs):
+        raise peewee.OperationalError("database is locked")
+
+    monkeypatch.setattr(watcher_module.settings, "write_settings", locked)
+    monkeypatch.setattr(watcher_module.jobs, "request_run", locked)
+    with caplog.at_level(logging.WARNING, logger="photonix.watcher"):
+        watcher = watching()
+        assert watcher.mode == INOTIFY
+        images.jpeg(library / "album" / "new.jpg", (64, 48))
+        step_until(watcher, lambda: media("album/new.jpg") is not None, "the new photo was never indexed")
+        watcher._fall_back("overflow", "a test")
+    assert watcher.mode == FALLBACK
+    assert sum("database is locked" in r.getMessage() for r in caplog.records) == 3  # ready, fallback, its scan
