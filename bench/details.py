@@ -42,7 +42,7 @@ def run(ctx: Context) -> None:
         ctx.note(f"the server's own first scan (background, before measuring): {server.index.get('files')} "
                  f"files in {server.index.get('seconds')} s")
         urls = _urls(ctx, session, server.url, layout)
-        samples = _in_turn(session, server.url, urls, count)
+        samples = in_turn(session, server.url, urls, count)
         if ctx.profile_dir is not None:
             _profile(ctx, server, session, urls, min(count, 100))
         session.get(server.url + "/health", headers=CLOSE, timeout=10)  # the server may stop at once
@@ -108,7 +108,8 @@ def _get(session: requests.Session, url: str, path: str) -> dict:
     return response.json()
 
 
-def _in_turn(session: requests.Session, url: str, urls: dict[str, list[str]], count: int) -> dict[str, list[float]]:
+def in_turn(session: requests.Session, url: str, urls: dict[str, list[str]], count: int) -> dict[str, list[float]]:
+    """Label → seconds of `count` requests per label, after WARMUP each, the labels taking turns request by request."""
     for paths in urls.values():
         for number in range(WARMUP):
             session.get(url + paths[number % len(paths)], timeout=60).raise_for_status()

@@ -30,10 +30,12 @@ POLL_S = 0.1
 class BenchServer:
     """`with BenchServer(photos, scratch) as server:` starts gunicorn and waits for its first index scan."""
 
-    def __init__(self, photos: Path, scratch: Path, scan_timeout_s: float = 120.0, **variables: str) -> None:
+    def __init__(self, photos: Path, scratch: Path, scan_timeout_s: float = 120.0, database: Path | None = None,
+                 **variables: str) -> None:
+        """`database`: an SQLite file indexed already (its first scan then only checks the tree)."""
         self.data_dir = scratch / "data"
         self.data_dir.mkdir(parents=True)
-        database_url = f"sqlite:///{self.data_dir / 'photonix.db'}"
+        database_url = f"sqlite:///{database or self.data_dir / 'photonix.db'}"
         _create_schema(database_url)
         env = {"PHOTONIX_PHOTOS_DIR": str(photos), "PHOTONIX_DATA_DIR": str(self.data_dir),
                "PHOTONIX_DATABASE_URL": database_url, "PHOTONIX_JWT_SECRET": secrets.token_urlsafe(48),
