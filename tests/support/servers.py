@@ -110,13 +110,14 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def create_pg_database(admin_url: str, name: str) -> str:
+def create_pg_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """A new database on the server (a copy of `template` when given); its URL."""
     import psycopg2
 
     conn = psycopg2.connect(admin_url + "/postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     conn.close()
     return f"{admin_url}/{name}"
 

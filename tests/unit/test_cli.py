@@ -40,7 +40,8 @@ def test_serve_with_bad_config_prints_every_problem_and_fails(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_init_db_is_idempotent_and_doctor_agrees(env):
+def test_init_db_is_idempotent_and_doctor_agrees(env, empty_database_url):
+    env = {**env, "PHOTONIX_DATABASE_URL": empty_database_url}
     before = run(["doctor"], env)
     assert before.returncode == 1 and "photonix init-db" in before.stdout
     for _ in range(2):

@@ -84,12 +84,12 @@ def test_an_older_index_is_filled_by_the_next_scan_reading_each_file_once(db, ph
     assert index_module.Indexer(photos_dir).scan().updated == 0
 
 
-def test_init_db_adds_the_columns_to_an_index_made_before_and_keeps_its_rows(config, photos_dir):
+def test_init_db_adds_the_columns_to_an_index_made_before_and_keeps_its_rows(config, empty_database_url, photos_dir):
     import peewee
 
     from services.database import bind_database, close_connection, init_db, open_database
 
-    database = open_database(config.database_url)
+    database = open_database(empty_database_url)
 
     class OldMedia(peewee.Model):  # the media table as the release before issue 21 made it
         path_hash = peewee.CharField(max_length=40, unique=True)
