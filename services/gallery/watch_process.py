@@ -107,6 +107,10 @@ class _Reporter(FileSystemEventHandler):
         # there): not part of the gallery, so not worth a line. The parent checks every name again.
         if rel.startswith("..") or any(part.startswith(".") for part in rel.split("/")):
             return
+        try:
+            rel.encode()
+        except UnicodeEncodeError:  # a name that is not UTF-8 (decoded with surrogates) is never listed either
+            return
         self.output.send(rel)
 
 

@@ -181,7 +181,12 @@ class Watcher:
         *lines, self._buffer = (self._buffer + data).split(b"\n")
         for line in lines:
             if self.mode != FALLBACK:  # what follows the child's last word is not for us
-                self._handle(json.loads(line))
+                try:
+                    message = json.loads(line)
+                except ValueError:  # not a line the child meant (it writes UTF-8 JSON only): skipped
+                    log.warning("file watcher: skipped a line its process wrote: %r", line[:200])
+                    continue
+                self._handle(message)
 
     def _handle(self, message: Any) -> None:
         if isinstance(message, str):

@@ -339,3 +339,15 @@ def test_a_locked_database_while_recording_the_state_leaves_the_watcher_watching
         watcher._fall_back("overflow", "a test")
     assert watcher.mode == FALLBACK
     assert sum("database is locked" in r.getMessage() for r in caplog.records) == 3  # ready, fallback, its scan
+
+
+def test_a_folder_whose_name_is_not_utf8_is_skipped_and_watching_goes_on(watching, library):
+    """Such a folder is never listed (services/paths.is_listed); its events must not stop the child's reports."""
+    watcher = watching()
+    odd = os.path.join(os.fsencode(library / "album"), b"caf\xe9")
+    os.mkdir(odd)
+    with open(os.path.join(odd, b"inside.jpg"), "wb") as file:
+        file.write((library / "album" / "one.jpg").read_bytes())
+    images.jpeg(library / "other" / "after.jpg", (64, 48))
+    step_until(watcher, lambda: media("other/after.jpg") is not None, "the watcher stopped reporting")
+    assert watcher.mode == INOTIFY
