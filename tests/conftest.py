@@ -54,7 +54,13 @@ def _shares_a_fixture(path: Path) -> bool:
 def pytest_collection_modifyitems(config, items):
     """In a parallel run (pytest -n, each xdist worker collects alike), slow tests first, then those that start
     servers, then the rest: the long ones then start at once on every worker, and the quick ones fill the gaps,
-    instead of one long test starting last and running alone."""
+    instead of one long test starting last and running alone. With --db=postgres, tests marked sqlite_run (they start
+    both databases themselves, or test nothing a database changes) are left out, as the SQLite run has them."""
+    if config.getoption("--db") == "postgres":
+        left_out = [item for item in items if item.get_closest_marker("sqlite_run")]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not item.get_closest_marker("sqlite_run")]
     if hasattr(config, "workerinput"):
         items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else
                    1 if item.get_closest_marker("integration") else 2)

@@ -78,8 +78,10 @@ def test_a_child_that_fails_leaves_the_scan_to_read_headers_itself(db, library, 
 GATED_CHILD = """
 import os, sys, time
 from services.gallery import probe_process
-gate = sys.argv[1]
+gate, deadline = sys.argv[1], time.monotonic() + 30
 while not os.path.exists(gate):  # answers only once the test's greenlet has run
+    if time.monotonic() > deadline:
+        sys.exit("the gate never opened: the hub was blocked")
     time.sleep(0.005)
 probe_process.main()
 """

@@ -117,10 +117,9 @@ def test_search_pages_and_totals_match_the_reference(db):
 
 
 @pytest.mark.integration
-def test_sqlite_and_postgres_agree(db_kind, tmp_path, request):
+@pytest.mark.sqlite_run  # it starts both databases itself
+def test_sqlite_and_postgres_agree(tmp_path, request):
     """Both databases side by side on the same rows (the reference comparisons above hold each to the same answer)."""
-    if db_kind == "postgres":
-        pytest.skip("the SQLite run compares both")
     folders, media = _library(seed=5, count=10)
     answers, admin = [], request.getfixturevalue("postgres_admin_url")
     for url in (f"sqlite:///{tmp_path / 'side.db'}", servers.create_pg_database(admin, "t_" + uuid.uuid4().hex[:12])):
