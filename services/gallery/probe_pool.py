@@ -9,24 +9,20 @@ reads headers itself from then on. No Flask, no database.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import select
-import subprocess
-import sys
 from pathlib import Path
 
+from services import child_processes
 from services.gallery import scanner
 from services.gallery.metadata import PhotoMeta
 
 MIN_FILES = 64  # fewer new files in a folder are read in-process: feeding children costs more than it saves
 CHUNK = 32  # files per request: a folder of 100 new files keeps two processes busy
 MAX_OUTSTANDING = 2  # requests a child holds at once: its answers (≈ 7 KB each) fit in a pipe's 64 KB
-STOP_TIMEOUT_S = 5.0
 CHILD_MODULE = "services.gallery.probe_process"
-IMPORT_ROOT = Path(__file__).resolve().parents[2]  # where `services` is importable from, for the children
 
 log = logging.getLogger("photonix.gallery")
 
@@ -37,9 +33,7 @@ class PoolFailed(Exception):
 
 class _Child:
     def __init__(self) -> None:
-        # Our own module run by our own interpreter; its stderr is ours (the server's log).
-        self.proc = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], cwd=IMPORT_ROOT,  # noqa: S603
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = child_processes.start(CHILD_MODULE)
         self.fd = self.proc.stdout.fileno()
         self.waiting: list[int] = []  # chunk numbers sent and not answered yet, oldest first
         self.buffer = b""
@@ -60,14 +54,7 @@ class _Child:
         return [(self.waiting.pop(0), json.loads(line)) for line in lines]
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()  # the child ends at end of input
-        try:
-            self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        child_processes.end(self.proc)
 
 
 class ProbePool:

@@ -15,7 +15,6 @@ import math
 import os
 import select
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import peewee
 
 from models import Folder
-from services import jobs, settings
+from services import child_processes, jobs, settings
 from services.gallery import index
 from services.gallery.index import Indexer, Publish
 from services.paths import is_listed_path
@@ -36,10 +35,8 @@ QUIET_S = 0.3  # the folders of a burst are synced once no event came for this l
 MAX_DELAY_S = 1.0  # …or this long after its first event, whichever comes first (a copy that never pauses)
 TICK_S = 0.25  # the longest wait for an event between two checks that this process still leads
 RETRY_S = 3600.0  # after a fallback, watching is tried again this much later (the limit may have been raised)
-STOP_TIMEOUT_S = 5.0
 READ_BYTES = 1 << 16
 CHILD_MODULE = "services.gallery.watch_process"
-IMPORT_ROOT = Path(__file__).resolve().parents[2]  # where `services` is importable from, for the child
 MAX_USER_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 SYSCTL_FILE = "/etc/sysctl.d/60-photonix-inotify.conf"
 MIN_SUGGESTED_WATCHES = 524_288
@@ -112,9 +109,7 @@ class Watcher:
 
     def start(self) -> None:
         limit = [] if self.max_watches is None else ["--max-watches", str(self.max_watches)]
-        # Our own module run by our own interpreter; its stderr is ours (the server's log).
-        self._proc = subprocess.Popen([sys.executable, "-m", CHILD_MODULE, *limit, "--", str(self.root)],  # noqa: S603
-                                      cwd=IMPORT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._proc = child_processes.start(CHILD_MODULE, *limit, "--", str(self.root))
 
     def step(self) -> None:
         """Wait for the child's lines (TICK_S at most, less when a burst is due), then sync a burst that is due.
@@ -149,16 +144,8 @@ class Watcher:
     def stop(self) -> None:
         """End the child (its stdin closes, then a kill if it lingers) and wait for it. Safe to call twice."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # type: ignore[union-attr]
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()  # type: ignore[union-attr]
+        if proc is not None:
+            child_processes.end(proc)
 
     def _read(self, timeout_s: float) -> None:
         """Read what the child wrote within `timeout_s`. poll() is gevent's under its monkey-patching, so the
@@ -175,7 +162,7 @@ class Watcher:
             return
         if not data:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(STOP_TIMEOUT_S)
+                self._proc.wait(child_processes.STOP_TIMEOUT_S)
             self._fall_back("error", f"the watcher process ended (exit code {self._proc.returncode})")
             return
         *lines, self._buffer = (self._buffer + data).split(b"\n")
