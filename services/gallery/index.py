@@ -2,7 +2,9 @@
 
 `scan()` walks every folder (stat only; headers are read just for new or changed files) and finds
 adds, removals and modifications; `refresh_folder()` is the cheap check browse runs first. Listing
-and header reading run on the CPU pool; rows are written in short batched transactions.
+and header reading run on the CPU pool (or, for many new files, in header-reading processes, which read
+the next folder while this one is written); rows are written in short batched transactions
+(services/gallery/index_rows.py), then counts and covers follow (services/gallery/aggregates.py).
 """
 
 from __future__ import annotations
@@ -18,27 +20,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from peewee import fn
-
 from models import Folder, FolderMonth, Media, View, database
 from services import cpu, jobs, settings
 from services.cpu import run_cpu
-from services.database import analyze, insert_ignoring_conflicts, write_transaction
+from services.database import analyze, write_transaction
 from services.gallery import details, probe_pool, scanner, timeline, videometa
-from services.gallery.keys import fold, name_of, natural_key, parent_of, path_hash
+from services.gallery.aggregates import update_aggregates
+from services.gallery.index_rows import (
+    BATCH_ROWS,
+    MediaChange,
+    ensure_folder,
+    known_ancestor,
+    known_children,
+    media_row,
+    remove_tree,
+    sync_children,
+    write_media,
+)
+from services.gallery.keys import name_of, parent_of, path_hash
 from services.paths import MAX_DEPTH
 
 log = logging.getLogger("photonix.gallery")
-BATCH_ROWS = 500
 RACY_MTIME_S = 2.0  # coarser than any file system's timestamps (FAT: 2 s) and the kernel's clock tick
-AGGREGATES_PER_TRANSACTION = 100
 PROGRESS_EVERY_S = 0.5
 BULK_CHANGE_ROWS = 1000  # a scan that changed this many photos, and a tenth of the library, ends with ANALYZE
 PLANNED_TABLES = tuple(model._meta.table_name for model in (Folder, Media, FolderMonth))
 STATE_KEY = "index-state"
-MEDIA_FIELDS = (Media.path_hash, Media.path, Media.folder_hash, Media.name, Media.sort_key, Media.name_folded,
-                Media.folder_folded, Media.kind, Media.mime, Media.size, Media.mtime, Media.width, Media.height,
-                *details.DETAIL_FIELDS, Media.placeholder, Media.thumb_failed)
 META_VERSION = details.META_VERSION
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
@@ -46,11 +53,19 @@ JOB_NAME = "index"
 Publish = Callable[[str, dict[str, Any]], Any]
 
 
-@dataclass(frozen=True)
-class _MediaChange:
-    rows: list[tuple]  # new or changed files, in MEDIA_FIELDS order
-    replaced: set[str]  # path hashes among rows that are already indexed (changed in place)
-    gone: list[str]  # path hashes of files no longer there
+@dataclass
+class _Look:
+    """One folder listed and compared with its rows; the headers of its fresh files possibly being read."""
+    rel: str
+    listing: scanner.Listing | None  # None: the folder is gone
+    known: dict[str, tuple] = field(default_factory=dict)  # Indexer._known_files
+    fresh: list[scanner.FileEntry] = field(default_factory=list)  # new or changed files
+    ticket: probe_pool.Ticket | None = None  # their headers, in the header-reading processes
+
+    @property
+    def children(self) -> list[str]:
+        folders = self.listing.folders if self.listing else []
+        return [f"{self.rel}/{name}" if self.rel else name for name in folders]
 
 
 class _FolderReads(NamedTuple):
@@ -68,7 +83,7 @@ class ScanStats:
     expected: int | None = None
     changed_folders: set[str] = field(default_factory=set)
 
-    def count(self, change: _MediaChange, files: int) -> None:
+    def count(self, change: MediaChange, files: int) -> None:
         self.folders += 1
         self.files += files
         self.added += len(change.rows) - len(change.replaced)
@@ -108,32 +123,42 @@ class Indexer:
     def scan(self, keep_going: Callable[[], bool] = lambda: True) -> ScanStats:
         """Walk the whole tree once; publishes index-progress and index-complete events and records
         its state for GET /api/settings/status. Stops early (keeping what it did) when keep_going() fails."""
-        started, started_at, last_progress = time.monotonic(), time.time(), 0.0
+        started, started_at = time.monotonic(), time.time()
         _save_state({"running": True, "startedAt": started_at})
         # The walk cannot know the total in advance: the last scan's count is the estimate (None at first).
-        stats, queue = ScanStats(expected=Media.select().count() or None), [""]
+        stats = ScanStats(expected=Media.select().count() or None)
         rebuild_months = timeline.months_outdated()  # a database from before the timeline: every folder's months
         with probe_pool.ProbePool(cpu.size()) as self.probe_pool:
             try:
-                while queue and keep_going():
-                    rel = queue.pop()
-                    queue.extend(child for child in self._sync(rel, stats) if child.count("/") < MAX_DEPTH)
-                    if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
-                        last_progress = time.monotonic()
-                        self.publish("index-progress", stats.as_event())
+                finished = self._walk(stats, keep_going)
             finally:
                 self.probe_pool = None
         update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
         if stats.bulk_change():
             analyze(PLANNED_TABLES)
-        if rebuild_months and not queue:
+        if rebuild_months and finished:
             timeline.mark_months_current()
-        done = stats.as_event(time.monotonic() - started, finished=not queue)
+        done = stats.as_event(time.monotonic() - started, finished=finished)
         log.info("index scan: %s", done)
-        _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(), "complete": not queue,
+        _save_state({"running": False, "startedAt": started_at, "finishedAt": time.time(), "complete": finished,
                      **done})
         self.publish("index-complete", done)
         return stats
+
+    def _walk(self, stats: ScanStats, keep_going: Callable[[], bool]) -> bool:
+        """Every folder, depth first, one ahead: the next folder is listed and its headers submitted before
+        this one is written. True when every folder was done."""
+        queue, last_progress, ahead = [""], 0.0, None
+        while (queue or ahead) and keep_going():
+            current, ahead = ahead, self._look(queue.pop()) if queue else None
+            if ahead is not None:
+                queue.extend(child for child in ahead.children if child.count("/") < MAX_DEPTH)
+            if current is not None:
+                self._apply(current, stats)
+            if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                last_progress = time.monotonic()
+                self.publish("index-progress", stats.as_event())
+        return not queue and ahead is None
 
     def refresh_folder(self, rel: str) -> None:
         """Before answering a browse: rescan `rel` when its folder mtime differs from the indexed one."""
@@ -145,7 +170,7 @@ class Indexer:
         if row is not None and row.mtime == mtime:
             return
         stats = ScanStats()
-        self._sync(rel, stats, settle=False)
+        self._apply(self._look(rel), stats, settle=False)
         update_aggregates(stats.changed_folders)
 
     def sync_folders(self, rels: Iterable[str]) -> ScanStats:
@@ -154,10 +179,10 @@ class Indexer:
         folder the index does not know is synced from its nearest known ancestor. Updates counts and covers;
         publishes nothing (the caller does)."""
         stats, done = ScanStats(), set()
-        for rel in sorted({_known_ancestor(r) for r in rels}, key=lambda r: (r.count("/") + bool(r), r)):
+        for rel in sorted({known_ancestor(r) for r in rels}, key=lambda r: (r.count("/") + bool(r), r)):
             if rel in done:
                 continue
-            known = _known_children(rel)
+            known = known_children(rel)
             queue = [c for c in self._sync(rel, stats) if name_of(c) not in known and c.count("/") < MAX_DEPTH]
             done.add(rel)
             while queue:
@@ -175,34 +200,54 @@ class Indexer:
             row = Media.get_or_none(Media.path_hash == path_hash(rel))
         return row
 
-    def _sync(self, rel: str, stats: ScanStats, settle: bool = True) -> list[str]:
-        """Bring one folder's rows in step with the disk; returns its child folders to walk. With `settle`
-        false (a browse's refresh) nothing is written unless a file or sub-folder changed: a read must not
-        need the write lock just to record a folder's new mtime (the scan does that)."""
+    def _sync(self, rel: str, stats: ScanStats) -> list[str]:
+        look = self._look(rel)
+        self._apply(look, stats)
+        return look.children
+
+    def _look(self, rel: str) -> _Look:
+        """List one folder and compare it with its rows (no writes); new or changed files' headers are submitted
+        to the header-reading processes when there are many (read in _apply otherwise)."""
         listing = run_cpu(scanner.list_folder, self.root, rel)
         if listing is None:
-            if _remove_tree(rel):
+            return _Look(rel, None)
+        known = self._known_files(rel)
+        # New, changed, or indexed by a release that read fewer details (read once more).
+        fresh = [f for f in listing.files if known.get(f.name, ())[:3] != (f.size, f.mtime, META_VERSION)]
+        look = _Look(rel, listing, known, fresh)
+        if self.probe_pool is not None and len(fresh) >= probe_pool.MIN_FILES:
+            try:
+                look.ticket = self.probe_pool.submit(self.root / rel if rel else self.root, fresh)
+            except probe_pool.PoolFailed as exc:
+                self._pool_failed(exc)
+        return look
+
+    def _apply(self, look: _Look, stats: ScanStats, settle: bool = True) -> None:
+        """Bring one folder's rows in step with what _look found. With `settle` false (a browse's refresh) nothing
+        is written unless a file or sub-folder changed: a read must not need the write lock just to record a
+        folder's new mtime (the scan does that)."""
+        rel, listing = look.rel, look.listing
+        if listing is None:
+            if remove_tree(rel):
                 stats.changed_folders.add(parent_of(rel) or "")
-            return []
-        change = self._media_change(rel, listing.files)
+            return
+        change = self._media_change(look)
         stats.count(change, len(listing.files))
-        children = [f"{rel}/{name}" if rel else name for name in listing.folders]
         stored = self._stored_mtime(rel)
         if not change.rows and not change.gone and (stored == listing.mtime or (
-                not settle and stored is not None and _known_children(rel) == set(listing.folders))):
-            return children  # no file or sub-folder changed: nothing to write
+                not settle and stored is not None and known_children(rel) == set(listing.folders))):
+            return  # no file or sub-folder changed: nothing to write
         # A small folder is written in one short transaction, a big one in batches of BATCH_ROWS rows.
         with write_transaction() if len(change.rows) + len(change.gone) <= BATCH_ROWS else contextlib.nullcontext():
-            _write_media(change)
-            _ensure_folder(rel)
-            if _sync_children(rel, listing.folders) or change.rows or change.gone:
+            write_media(change, between=self._feed_pool)
+            ensure_folder(rel)
+            if sync_children(rel, listing.folders) or change.rows or change.gone:
                 stats.changed_folders.add(rel)
             # A folder changed within RACY_MTIME_S may change again within the same timestamp tick (a file
             # written just after this listing would leave its mtime as it is): keep it unknown, so the next
             # browse lists it again instead of trusting an mtime that has not settled.
             settled = listing.mtime < time.time() - RACY_MTIME_S
             Folder.update(mtime=listing.mtime if settled else 0.0).where(Folder.path_hash == path_hash(rel)).execute()
-        return children
 
     @functools.cached_property
     def _reads(self) -> _FolderReads:
@@ -221,27 +266,36 @@ class Indexer:
         rows = _folder_rows(self._reads.mtime, rel)
         return rows[0][0] if rows else None
 
-    def _media_change(self, rel: str, files: list[scanner.FileEntry]) -> _MediaChange:
-        """What differs between the disk and the rows (headers of new or changed files read); no writes."""
-        known = self._known_files(rel)
-        # New, changed, or indexed by a release that read fewer details (read once more).
-        fresh = [f for f in files if known.get(f.name, ())[:3] != (f.size, f.mtime, META_VERSION)]
-        probes = self._probe(rel, fresh) if fresh else []
-        rows = [_media_row(rel, entry, found, self._video(rel, entry), known.get(entry.name))
+    def _media_change(self, look: _Look) -> MediaChange:
+        """What differs between the disk and the rows, the fresh files' headers read; no writes."""
+        rel, files, known, fresh = look.rel, look.listing.files, look.known, look.fresh
+        probes = self._probes(look) if fresh else []
+        rows = [media_row(rel, entry, found, self._video(rel, entry), known.get(entry.name))
                 for entry, found in zip(fresh, probes, strict=True)]
         gone = [path_hash(f"{rel}/{name}" if rel else name) for name in set(known) - {f.name for f in files}]
         replaced = {row[0] for row, entry in zip(rows, fresh, strict=True) if entry.name in known}
-        return _MediaChange(rows, replaced, gone)
+        return MediaChange(rows, replaced, gone)
 
-    def _probe(self, rel: str, fresh: list[scanner.FileEntry]) -> list[scanner.Probe]:
-        """The headers of `fresh` files: in the scan's header processes when there are many, else on the CPU pool."""
-        if self.probe_pool is not None and len(fresh) >= probe_pool.MIN_FILES:
+    def _probes(self, look: _Look) -> list[scanner.Probe]:
+        """The headers of the fresh files: from the header processes when submitted there, else on the CPU pool."""
+        if look.ticket is not None and self.probe_pool is not None:
             try:
-                return self.probe_pool.probe(self.root / rel if rel else self.root, fresh)
+                return self.probe_pool.result(look.ticket)
             except probe_pool.PoolFailed as exc:
-                log.warning("index: header reader processes failed (%s); reading headers in this process", exc)
-                self.probe_pool = None
-        return run_cpu(_probe_all, self.root, rel, fresh)
+                self._pool_failed(exc)
+        return run_cpu(_probe_all, self.root, look.rel, look.fresh)
+
+    def _feed_pool(self) -> None:
+        """Between write batches: the header processes get more to read, and their answers are taken in."""
+        if self.probe_pool is not None:
+            try:
+                self.probe_pool.pump()
+            except probe_pool.PoolFailed as exc:
+                self._pool_failed(exc)
+
+    def _pool_failed(self, exc: probe_pool.PoolFailed) -> None:
+        log.warning("index: header reader processes failed (%s); reading headers in this process", exc)
+        self.probe_pool = None
 
     def _video(self, rel: str, entry: scanner.FileEntry) -> videometa.VideoMeta | None:
         """A video's details by ffprobe, in this greenlet (gevent's subprocess cannot run on a pool thread)."""
@@ -260,21 +314,6 @@ def register_job(root: Path, interval_s: float, publish: Publish) -> None:
                            lambda: View.delete().where(View.viewed_at < time.time() - VIEWS_KEPT_S).execute())
 
 
-def update_aggregates(changed: set[str]) -> None:
-    """Recompute counts and covers of the changed folders and all their ancestors, deepest first."""
-    todo: set[str] = set()
-    for rel in changed:
-        current: str | None = rel
-        while current is not None:
-            todo.add(current)
-            current = parent_of(current)
-    ordered = sorted(todo, key=lambda r: (-(r.count("/") + 1 if r else 0), r))
-    for start in range(0, len(ordered), AGGREGATES_PER_TRANSACTION):
-        with write_transaction():
-            for rel in ordered[start:start + AGGREGATES_PER_TRANSACTION]:
-                _aggregate(rel)
-
-
 def index_status() -> dict[str, Any]:
     """Counts from the index and the state of the last (or running) scan."""
     photos = Media.select().where(Media.kind == "photo").count()
@@ -288,18 +327,6 @@ def _save_state(state: dict[str, Any]) -> None:
     settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
 
 
-def _write_media(change: _MediaChange) -> None:
-    for start in range(0, len(change.rows), BATCH_ROWS):
-        batch = change.rows[start:start + BATCH_ROWS]
-        replaced = [row[0] for row in batch if row[0] in change.replaced]
-        with database.atomic():
-            if replaced:
-                Media.delete().where(Media.path_hash.in_(replaced)).execute()
-            insert_ignoring_conflicts(Media, MEDIA_FIELDS, batch)
-    for start in range(0, len(change.gone), BATCH_ROWS):
-        Media.delete().where(Media.path_hash.in_(change.gone[start:start + BATCH_ROWS])).execute()
-
-
 def _folder_rows(sql: str, rel: str) -> list[tuple]:
     """The rows of one of Indexer._reads for folder `rel` (its only parameter is the folder's path hash)."""
     return database.execute_sql(sql, (path_hash(rel),)).fetchall()
@@ -308,84 +335,3 @@ def _folder_rows(sql: str, rel: str) -> list[tuple]:
 def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:
     folder = root / rel if rel else root
     return [scanner.probe(folder / entry.name, entry.kind) for entry in entries]
-
-
-def _media_row(rel: str, entry: scanner.FileEntry, found: scanner.Probe, video: videometa.VideoMeta | None,
-               old: tuple | None) -> tuple:
-    """A row in MEDIA_FIELDS order (tuples: peewee builds big inserts from them much faster than from dicts); `old`
-    is what _known_files had for this name."""
-    path = f"{rel}/{entry.name}" if rel else entry.name
-    width, height = (found.width, found.height) if video is None else (video.width, video.height)
-    values = details.photo_values(found.details, entry.mtime) if video is None else \
-        details.video_values(video, entry.mtime)
-    return (path_hash(path), path, path_hash(rel), entry.name, natural_key(entry.name), fold(entry.name),
-            fold(name_of(rel)), entry.kind, found.mime, entry.size, entry.mtime, width, height, *values,
-            *_thumbnail_facts(old, entry))
-
-
-def _thumbnail_facts(old: tuple | None, entry: scanner.FileEntry) -> tuple[str | None, int]:
-    """(placeholder, thumb_failed) for a new row: kept when only the details are read again, reset for a new file."""
-    return (old[3], old[4]) if old is not None and old[:2] == (entry.size, entry.mtime) else (None, 0)
-
-
-def _ensure_folder(rel: str) -> None:
-    parent = parent_of(rel)
-    name = name_of(rel)
-    Folder.insert(path_hash=path_hash(rel), path=rel, parent_hash=None if parent is None else path_hash(parent),
-                  name=name, sort_key=natural_key(name), name_folded=fold(name)).on_conflict_ignore().execute()
-
-
-def _known_ancestor(rel: str) -> str:
-    """`rel` when the index knows it, else its nearest ancestor that it knows (the root at last)."""
-    while rel and not Folder.select().where(Folder.path_hash == path_hash(rel)).exists():
-        rel = parent_of(rel) or ""
-    return rel
-
-
-def _known_children(rel: str) -> set[str]:
-    return {name for (name,) in Folder.select(Folder.name).where(Folder.parent_hash == path_hash(rel)).tuples()}
-
-
-def _sync_children(rel: str, names: list[str]) -> bool:
-    known = _known_children(rel)
-    for name in set(names) - known:
-        _ensure_folder(f"{rel}/{name}" if rel else name)
-    for name in known - set(names):
-        _remove_tree(f"{rel}/{name}" if rel else name)
-    return known != set(names)
-
-
-def _remove_tree(rel: str) -> bool:
-    """Forget a folder and everything below it; True when anything was there."""
-    prefix = rel + "/"
-    below = fn.SUBSTR(Folder.path, 1, len(prefix)) == prefix
-    media_below = fn.SUBSTR(Media.path, 1, len(prefix)) == prefix
-    folders = (Folder.path_hash == path_hash(rel)) | below
-    with database.atomic():
-        timeline.forget_months(folders)
-        removed = Folder.delete().where(folders).execute()
-        removed += Media.delete().where(media_below).execute()
-    return removed > 0
-
-
-def _aggregate(rel: str) -> None:
-    key = path_hash(rel)
-    media_count = Media.select().where(Media.folder_hash == key).count()
-    child_count = Folder.select().where(Folder.parent_hash == key).count()
-    # Covers are photos whose header could be read (a broken file is indexed, but never a cover) and whose
-    # thumbnail did not fail (a truncated file's header reads; services/gallery/placeholders.py marks it).
-    readable_photo = ((Media.folder_hash == key) & (Media.kind == "photo") & Media.width.is_null(False)
-                      & (Media.thumb_failed == 0))
-    photo = (Media.select(Media.path, Media.mtime, Media.width, Media.height, Media.placeholder)
-             .where(readable_photo).order_by(Media.mtime.desc()).first())
-    child = (Folder.select(Folder.cover_path, Folder.cover_mtime, Folder.cover_width, Folder.cover_height,
-                           Folder.cover_placeholder)
-             .where((Folder.parent_hash == key) & Folder.cover_path.is_null(False))
-             .order_by(Folder.cover_mtime.desc()).first())
-    cover = (photo.path, photo.mtime, photo.width, photo.height, photo.placeholder) if photo else (None,) * 5
-    if child and (photo is None or child.cover_mtime > photo.mtime):
-        cover = (child.cover_path, child.cover_mtime, child.cover_width, child.cover_height, child.cover_placeholder)
-    Folder.update(item_count=media_count + child_count, cover_path=cover[0], cover_mtime=cover[1],
-                  cover_width=cover[2], cover_height=cover[3], cover_placeholder=cover[4]).where(
-        Folder.path_hash == key).execute()
-    timeline.aggregate_months(rel)

@@ -20,7 +20,7 @@ from PIL import Image
 from models import Folder, Media
 from services import cpu
 from services.database import close_connection, write_transaction
-from services.gallery.index import update_aggregates
+from services.gallery.aggregates import update_aggregates
 from services.gallery.keys import parent_of, path_hash
 from services.logtext import escape
 from services.thumbnails import Result, Source, Thumbnailer

@@ -14,7 +14,8 @@ from errors import ValidationFailed
 from models import Folder, Media, database
 from services.database import init_db, insert_ignoring_conflicts, is_postgres
 from services.gallery import browse
-from services.gallery.index import MEDIA_FIELDS, Indexer
+from services.gallery.index import Indexer
+from services.gallery.index_rows import MEDIA_FIELDS
 from services.gallery.keys import fold, natural_key, path_hash
 from tests.support import images
 

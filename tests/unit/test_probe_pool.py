@@ -54,13 +54,45 @@ def test_rows_from_the_header_processes_equal_rows_read_in_process(db, library, 
     in_process = scan_rows(library, database)
     forget(database)
     probed: list[int] = []
-    real_probe = probe_pool.ProbePool.probe
+    real_submit = probe_pool.ProbePool.submit
     monkeypatch.setattr(probe_pool, "MIN_FILES", 3)
     monkeypatch.setattr(probe_pool, "CHUNK", 2)
-    monkeypatch.setattr(probe_pool.ProbePool, "probe",
-                        lambda self, folder, entries: probed.append(len(entries)) or real_probe(self, folder, entries))
+    monkeypatch.setattr(probe_pool.ProbePool, "submit",
+                        lambda self, folder, entries: probed.append(len(entries)) or real_submit(self, folder, entries))
     assert scan_rows(library, database) == in_process
     assert probed == [10] and Media.select().where(Media.camera_make == "Canon").count() == 5
+
+
+def test_the_next_folder_is_submitted_before_this_one_is_written_and_small_pipes_only_slow_it(
+        db, library, monkeypatch):
+    from models import database
+    from services.gallery import index
+
+    for n in range(4):  # a second big folder, next to the first: the walk takes one right after the other
+        images.jpeg(library / "2024" / "zoo" / f"p{n}.jpg", (200 + n, 100))
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 10**9)
+    in_process = scan_rows(library, database)
+    forget(database)
+    order: list[tuple[str, str]] = []
+    real_submit, real_write = probe_pool.ProbePool.submit, index.write_media
+    real_child = probe_pool._Child.__init__
+
+    def tiny_pipe(child):  # room for one request at a time: the rest wait in the pool's queue
+        real_child(child)
+        child.room = 1
+
+    monkeypatch.setattr(probe_pool, "MIN_FILES", 3)
+    monkeypatch.setattr(probe_pool, "CHUNK", 1)
+    monkeypatch.setattr(probe_pool._Child, "__init__", tiny_pipe)
+    monkeypatch.setattr(probe_pool.ProbePool, "submit", lambda self, folder, entries: order.append(
+        ("submit", folder.relative_to(library).as_posix())) or real_submit(self, folder, entries))
+    monkeypatch.setattr(index, "write_media", lambda change, between: order.append(
+        ("write", {row[1].rsplit("/", 1)[0] for row in change.rows}.pop() if change.rows else "")) or real_write(
+        change, between))
+    assert scan_rows(library, database) == in_process
+    submits = [rel for step, rel in order if step == "submit"]
+    first, second = submits
+    assert order.index(("submit", second)) < order.index(("write", first)), order
 
 
 def test_a_child_that_fails_leaves_the_scan_to_read_headers_itself(db, library, monkeypatch, caplog):
@@ -91,7 +123,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import json, sys
+import collections, json, sys
 from pathlib import Path
 
 import gevent
@@ -105,7 +137,7 @@ class Gated(probe_pool._Child):
     def __init__(self):
         import subprocess
         self.proc = subprocess.Popen([sys.executable, child, str(gate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.fd, self.waiting, self.buffer = self.proc.stdout.fileno(), [], b""
+        self.fd, self.waiting, self.buffer, self.room = self.proc.stdout.fileno(), collections.deque(), b"", 1 << 15
 
 
 probe_pool._Child, probe_pool.CHUNK = Gated, 2
@@ -114,9 +146,9 @@ pool = probe_pool.ProbePool(2)
 
 
 def release():
-    # Opens the gate once every child holds a request, i.e. while the pool waits for answers (writing to a child
-    # may yield too, so this greenlet runs then as well, but finds a child without one until the last is sent).
-    while len(pool._children) < 2 or not all(child.waiting for child in pool._children):
+    # Opens the gate once every request is sent and each child holds one, i.e. while the pool waits for answers
+    # (writing to a child may yield too, so this greenlet runs then as well, but finds the queue not yet empty).
+    while len(pool._children) < 2 or pool._queue or not all(child.waiting for child in pool._children):
         gevent.sleep(0.001)
     gate.touch()
 
