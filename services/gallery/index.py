@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from models import Folder, FolderMonth, Media, View, database
-from services import cpu, jobs, settings
+from services import cpu, db_upkeep, jobs, settings
 from services.cpu import run_cpu
 from services.database import analyze, write_transaction
 from services.gallery import details, probe_pool, scanner, timeline, videometa
@@ -43,7 +43,7 @@ from services.paths import MAX_DEPTH
 log = logging.getLogger("photonix.gallery")
 RACY_MTIME_S = 2.0  # coarser than any file system's timestamps (FAT: 2 s) and the kernel's clock tick
 PROGRESS_EVERY_S = 0.5
-BULK_CHANGE_ROWS = 1000  # a scan that changed this many photos, and a tenth of the library, ends with ANALYZE
+BULK_CHANGE_ROWS = 1000  # a scan or sync that changed this many photos, and a tenth of those it saw: ANALYZE
 PLANNED_TABLES = tuple(model._meta.table_name for model in (Folder, Media, FolderMonth))
 STATE_KEY = "index-state"
 META_VERSION = details.META_VERSION
@@ -134,8 +134,7 @@ class Indexer:
             finally:
                 self.probe_pool = None
         update_aggregates(stats.changed_folders | (timeline.all_folders() if rebuild_months else set()))
-        if stats.bulk_change():
-            analyze(PLANNED_TABLES)
+        _tidy(stats)
         if rebuild_months and finished:
             timeline.mark_months_current()
         done = stats.as_event(time.monotonic() - started, finished=finished)
@@ -190,6 +189,7 @@ class Indexer:
                 done.add(child)
                 queue.extend(c for c in self._sync(child, stats) if c.count("/") < MAX_DEPTH)
         update_aggregates(stats.changed_folders)
+        _tidy(stats)
         return stats
 
     def media(self, rel: str) -> Media | None:
@@ -321,6 +321,15 @@ def index_status() -> dict[str, Any]:
     state = json.loads(settings.read_setting(STATE_KEY) or "{}")
     return {"albums": max(0, Folder.select().count() - 1), "photos": photos, "videos": videos,
             "running": False, **state}
+
+
+def _tidy(stats: ScanStats) -> None:
+    """After a scan or a sync: the planner's statistics refreshed after a bulk change (a first index, a big import
+    the watcher saw), the file's free pages given back after big removals (services/db_upkeep.py decides)."""
+    if stats.bulk_change():
+        analyze(PLANNED_TABLES)
+    if stats.removed:
+        db_upkeep.reclaim_space()
 
 
 def _save_state(state: dict[str, Any]) -> None:
