@@ -55,8 +55,9 @@ def run(ctx: Context) -> None:
     incremental(ctx, library_b, layout, scans[-1]["database"])
 
 
-def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], database: Path, changes: int = CHANGES,
-                target: Target = TARGETS["c"], timeout_s: float = SCAN_TIMEOUT_S, label: str = "(c)") -> None:
+def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], database: Path | str,
+                changes: int = CHANGES, target: Target = TARGETS["c"], timeout_s: float = SCAN_TIMEOUT_S,
+                label: str = "(c)") -> None:
     """Rounds of `changes` edits then a timed rescan on the library's database; the tree is put back afterwards."""
     key = data.invalidate(library)
     rounds: list[index_changes.Changes] = []
@@ -76,10 +77,10 @@ def incremental(ctx: Context, library: Path, layout: list[tuple[str, int]], data
     emit_scans(ctx, f"{label} rescan after {changes:,} changes", scans, walk_s(library), target)
 
 
-def scan_once(ctx: Context, root: Path, database: Path | None = None, profile: str | None = None,
+def scan_once(ctx: Context, root: Path, database: Path | str | None = None, profile: str | None = None,
               timeout_s: float = SCAN_TIMEOUT_S) -> dict:
-    """One scan in a child process (a fresh database unless given), under py-spy when `profile` names it and
-    --profile was given; its JSON figures plus the database."""
+    """One scan in a child process (a fresh SQLite file unless a file or a postgresql:// URL is given), under
+    py-spy when `profile` names it and --profile was given; its JSON figures plus the database."""
     if database is None:
         database = ctx.scratch(f"db-{time.monotonic_ns()}") / "photonix.db"
     prefix = [*launcher(ctx, profile), "--"] if profile and ctx.profile_dir else []

@@ -1,5 +1,6 @@
-"""One index scan in a process of its own: `python -m bench.index_scan ROOT DATABASE_FILE` prints JSON with
-the scan's seconds, its counts and the process's max RSS. Workload 3 runs it, so RSS is the scanner's alone."""
+"""One index scan in a process of its own: `python -m bench.index_scan ROOT DATABASE` (an SQLite file, or a
+postgresql:// URL) prints JSON with the scan's seconds, its counts and the process's max RSS. Workload 3 runs it,
+so RSS is the scanner's alone."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ KIB = 1024
 MB = 1_000_000
 
 
-def main(root: Path, database_file: Path) -> dict:
+def main(root: Path, database: str) -> dict:
     from services import cpu
     from services.database import bind_database, close_connection, init_db, open_database
     from services.gallery.index import Indexer
 
-    bind_database(open_database(f"sqlite:///{database_file}"))
+    bind_database(open_database(url_of(database)))
     init_db()
     cpu.configure(CPU_THREADS)
     started = time.perf_counter()
@@ -28,6 +29,11 @@ def main(root: Path, database_file: Path) -> dict:
     close_connection()
     cpu.shutdown()
     return {**stats.as_event(), "seconds": seconds, "maxRssMB": peak_rss_kib() * KIB / MB}
+
+
+def url_of(database: str | Path) -> str:
+    """A database URL for an SQLite file's path or a postgresql:// URL."""
+    return str(database) if str(database).startswith("postgresql://") else f"sqlite:///{database}"
 
 
 def peak_rss_kib() -> int:
@@ -40,4 +46,4 @@ def peak_rss_kib() -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(main(Path(sys.argv[1]), sys.argv[2])))

@@ -11,7 +11,7 @@ Besides, a folder `多言語` of 2,000 names in several scripts (hard links to o
 stats every file. (c) one gunicorn worker on (a)'s database, one keep-alive client, requests in turn as in
 details: browse (root, a year, the 50,000-photo folder's first and last pages of 200 by `page` and by `cursor`),
 the root timeline, and name searches of 1 to 5 characters in Latin and CJK. Reference: `GET /health` in the same
-rotation. Still to come for issue 24: PostgreSQL side by side, the watcher and event streams at this size.
+rotation. (d) (a) to (c) again on PostgreSQL (a server of its own on this machine, fsync on), side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import psycopg2
 import requests
 
 from bench import data, index
@@ -27,6 +28,7 @@ from bench.context import Context
 from bench.details import HEALTH, in_turn
 from bench.server import BenchServer
 from bench.stats import Row, Summary, Target, ratio
+from tests.support import servers
 
 YEARS, MONTHS = (20, 2), 12
 PER_FOLDER = (4_167, 50)
@@ -59,8 +61,8 @@ def run(ctx: Context) -> None:
     names(library, ctx.pick(*NAMES))
     ctx.log("(a) cold index")
     scan = index.scan_once(ctx, library, profile="scale", timeout_s=SCAN_TIMEOUT_S)
-    index.emit_scans(ctx, f"(a) cold index, {scan['files']:,} files (SQLite)", [scan], index.walk_s(library),
-                     TARGETS["cold"])
+    walk_s = index.walk_s(library)
+    index.emit_scans(ctx, f"(a) cold index, {scan['files']:,} files (SQLite)", [scan], walk_s, TARGETS["cold"])
     ctx.emit(Row("(a) max RSS of the scanning process", "MB", value=scan["maxRssMB"], target=TARGETS["rss"]))
     ctx.note(f"database after the cold index: {scan['database'].stat().st_size / 1e6:,.0f} MB (SQLite file)")
     ctx.log("(b) rescans after changes")
@@ -68,6 +70,26 @@ def run(ctx: Context) -> None:
                       target=TARGETS["rescan"], timeout_s=SCAN_TIMEOUT_S, label="(b)")
     ctx.log("(c) browse, timeline and search through one worker")
     queries(ctx, library, scan["database"], folders)
+    ctx.log("(d) the same on PostgreSQL")
+    postgres(ctx, library, folders, walk_s)
+
+
+def postgres(ctx: Context, library: Path, folders: list[tuple[str, int]], walk_s: float) -> None:
+    """(a) to (c) again on a PostgreSQL server of its own (on this machine, fsync on, default settings)."""
+    with servers.postgres_server(fsync=True) as admin:
+        url = servers.create_pg_database(admin, "photonix_scale")
+        scan = index.scan_once(ctx, library, database=url, timeout_s=SCAN_TIMEOUT_S)
+        index.emit_scans(ctx, f"(d) cold index, {scan['files']:,} files (PostgreSQL)", [scan], walk_s,
+                         TARGETS["cold"])
+        ctx.emit(Row("(d) max RSS of the scanning process (PostgreSQL)", "MB", value=scan["maxRssMB"],
+                     target=TARGETS["rss"]))
+        with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            ctx.note(f"database after the cold index: {cursor.fetchone()[0] / 1e6:,.0f} MB (PostgreSQL)")
+        conn.close()
+        index.incremental(ctx, library, folders, url, changes=ctx.pick(*CHANGES), target=TARGETS["rescan"],
+                          timeout_s=SCAN_TIMEOUT_S, label="(d)")
+        queries(ctx, library, url, folders, part="(d)", suffix=" (PostgreSQL)")
 
 
 def names(library: Path, count: int) -> None:
@@ -87,12 +109,14 @@ def index_first_file(library: Path) -> str:
     return f"{year}/{event}/{data.small_name(0)}"
 
 
-def queries(ctx: Context, library: Path, database: Path, folders: list[tuple[str, int]]) -> None:
+def queries(ctx: Context, library: Path, database: Path | str, folders: list[tuple[str, int]], part: str = "(c)",
+            suffix: str = "") -> None:
     big = next(name for name, count in folders if name == "big")
     year = folders[len(folders) // 2][0].split("/")[0]
-    with BenchServer(library, ctx.scratch("server"), scan_timeout_s=SERVER_SCAN_TIMEOUT_S, database=database) as \
+    with BenchServer(library, ctx.scratch("server-" + part.strip("()")), scan_timeout_s=SERVER_SCAN_TIMEOUT_S,
+                     database=database) as \
             server, requests.Session() as session:
-        ctx.note(f"(c) the server's first scan of the indexed tree: {server.index.get('seconds')} s")
+        ctx.note(f"{part} the server's first scan of the indexed tree: {server.index.get('seconds')} s")
         pages = _get(session, server.url, f"/api/browse/{big}?limit={PAGE}")["totalPages"]
         cursors = _cursors(session, server.url, f"/api/browse/{big}?limit={PAGE}")
         urls = {
@@ -108,13 +132,13 @@ def queries(ctx: Context, library: Path, database: Path, folders: list[tuple[str
             **{f"search: {q} ({len(q)} character{'s' if len(q) > 1 else ''})": [
                 "/api/search?" + urlencode({"q": q})] for q in SEARCHES},
         }
-        _describe(ctx, session, server.url, urls)
+        _describe(ctx, session, server.url, urls, part)
         samples = in_turn(session, server.url, urls, ctx.pick(*REQUESTS))
     health = Summary.of(samples[HEALTH]).scaled(1000)
     for label in urls:
         ms = Summary.of(samples[label]).scaled(1000)
         kind = label.split(":")[0]
-        ctx.emit(Row(label, "ms", ms, reference=None if label == HEALTH else "/health",
+        ctx.emit(Row(label + suffix, "ms", ms, reference=None if label == HEALTH else "/health",
                      reference_value=None if label == HEALTH else health.median, ratio=ratio(ms.median, health.median),
                      target=TARGETS.get(kind)))
 
@@ -128,10 +152,10 @@ def _cursors(session: requests.Session, url: str, path: str) -> list[str]:
     return found
 
 
-def _describe(ctx: Context, session: requests.Session, url: str, urls: dict[str, list[str]]) -> None:
+def _describe(ctx: Context, session: requests.Session, url: str, urls: dict[str, list[str]], part: str) -> None:
     results = [f"{label.split(': ')[1].split(' (')[0]} → {_get(session, url, paths[0])['totalResults']:,}"
                for label, paths in urls.items() if label.startswith("search")]
-    ctx.note("(c) search results: " + "; ".join(results))
+    ctx.note(f"{part} search results: " + "; ".join(results))
 
 
 def _get(session: requests.Session, url: str, path: str) -> dict:

@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from bench.index_scan import url_of
 from tests.support.servers import Gunicorn
 
 ADMIN_SECRET = "bench-admin-secret-0123"  # noqa: S105 (a throwaway server on loopback)
@@ -30,12 +31,13 @@ POLL_S = 0.1
 class BenchServer:
     """`with BenchServer(photos, scratch) as server:` starts gunicorn and waits for its first index scan."""
 
-    def __init__(self, photos: Path, scratch: Path, scan_timeout_s: float = 120.0, database: Path | None = None,
-                 **variables: str) -> None:
-        """`database`: an SQLite file indexed already (its first scan then only checks the tree)."""
+    def __init__(self, photos: Path, scratch: Path, scan_timeout_s: float = 120.0,
+                 database: Path | str | None = None, **variables: str) -> None:
+        """`database`: an SQLite file or a postgresql:// URL indexed already (its first scan then only checks the
+        tree)."""
         self.data_dir = scratch / "data"
         self.data_dir.mkdir(parents=True)
-        database_url = f"sqlite:///{database or self.data_dir / 'photonix.db'}"
+        database_url = url_of(database or self.data_dir / "photonix.db")
         _create_schema(database_url)
         env = {"PHOTONIX_PHOTOS_DIR": str(photos), "PHOTONIX_DATA_DIR": str(self.data_dir),
                "PHOTONIX_DATABASE_URL": database_url, "PHOTONIX_JWT_SECRET": secrets.token_urlsafe(48),

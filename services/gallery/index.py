@@ -91,8 +91,8 @@ class ScanStats:
         self.removed += len(change.gone)
 
     def bulk_change(self) -> bool:
-        """Whether this scan changed enough rows that the planner's statistics are stale (a first index of
-        BULK_CHANGE_ROWS photos, or a tenth of the library); then the scan ends with ANALYZE."""
+        """Whether this scan or sync changed enough rows that the planner's statistics are stale (BULK_CHANGE_ROWS
+        photos, and a tenth of the files it saw: a first index, a big import); then it ends with ANALYZE."""
         changed = self.added + self.updated + self.removed
         return changed >= BULK_CHANGE_ROWS and changed * 10 >= self.files
 

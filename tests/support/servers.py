@@ -72,8 +72,9 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster; yields an admin URL without a database name."""
+def postgres_server(fsync: bool = False) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster; yields an admin URL without a database name. Without `fsync` (tests) it
+    never waits for the disk; the benchmark asks for it, as a real server has it."""
     initdb = require_binary("initdb", "/usr/lib/postgresql/*/bin/initdb")
     bindir = Path(initdb).parent
     workdir = Path(tempfile.mkdtemp(prefix="photonix-pg-"))
@@ -89,7 +90,8 @@ def postgres_server() -> Iterator[str]:
     def start(port: int) -> subprocess.Popen:
         return subprocess.Popen(
             [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(workdir),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"],
+             "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if fsync else 'off'}",
+             "-c", "max_connections=300"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 
