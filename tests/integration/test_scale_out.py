@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import signal
 import threading
 import time
@@ -21,7 +22,9 @@ import requests
 from models import Event as EventRow
 from services import events, lease, settings
 from services.auth.passwords import hash_password
+from services.gallery import watcher
 from tests.conftest import ADMIN_SECRET
+from tests.integration.test_watcher_server import watch_processes
 from tests.support import images
 from tests.support.feed_server import feed_server
 from tests.support.nginx import NGINX_DIR, Nginx
@@ -229,6 +232,32 @@ def test_two_nodes_share_logins_revocation_events_and_the_lockout(env, tmp_path,
         assert login(a.url, {"password": "a new password"}).status_code == 429  # locked on both nodes
     for node in (a, b):
         assert "Traceback" not in node.log()
+
+
+def test_two_nodes_watch_the_photos_once_and_both_show_a_new_photo(env, tmp_path, db, redis_url, photos_dir):
+    """Issue 24: the watcher runs in the lease holder only; the other node learns of its changes through the
+    event log and shows them from the shared index, with no scan on either node."""
+    images.jpeg(photos_dir / "album" / "one.jpg", (64, 48))
+    with two_nodes(env, tmp_path, redis_url, PHOTONIX_SCAN_INTERVAL_SECONDS="86400") as (a, b):
+        wait_until(lambda: rows_after(0, "index-complete"), WAIT_S, "the startup scan")
+        wait_until(lambda: (watcher.read_state() or {}).get("mode") == watcher.INOTIFY, WAIT_S, "the watcher")
+        streams = [Stream(node.url, CLOSE) for node in (a, b)]
+        for stream in streams:
+            stream.wait(lambda s: s.events and s.events[0][1] == "connected")
+        mark = events.latest_id()
+        shutil.copyfile(photos_dir / "album" / "one.jpg", photos_dir / "album" / "copy.jpg")
+        for stream in streams:
+            stream.wait(lambda s: s.ids("index-complete"), WAIT_S)
+            assert [data.get("source") for _, kind, data in stream.events if kind == "index-complete"] == ["watcher"]
+        for node in (a, b):  # the root's mtime did not change: the album's count is the index's
+            listing = requests.get(node.url + "/api/browse", timeout=5, headers=CLOSE).json()
+            assert listing["items"][0]["itemCount"] == 2, listing
+        assert len(rows_after(mark, "index-complete")) == 1
+        logs = a.log() + b.log()
+        assert logs.count("now runs the background jobs") == 1 and len(watch_processes(photos_dir)) == 1
+        for stream in streams:
+            stream.close()
+    assert "Traceback" not in a.log() + b.log()
 
 
 def rss(entries: list[tuple[str, str]]) -> bytes:
