@@ -1,4 +1,4 @@
-"""Workload 12 Scale (issue 24), first part: the index at a million photos, on SQLite.
+"""Workload 12 Scale (issue 24): the index at a million photos, on SQLite and on PostgreSQL.
 
 The library: 20 years × 12 monthly event folders (`YYYY/event-NN`, four weeks apart) of 4,167 small JPEGs each,
 plus one folder of 50,000 (1,050,080 files, about 1 KB each: tiny real files, dated and with camera EXIF, as
@@ -11,7 +11,8 @@ Besides, a folder `多言語` of 2,000 names in several scripts (hard links to o
 stats every file. (c) one gunicorn worker on (a)'s database, one keep-alive client, requests in turn as in
 details: browse (root, a year, the 50,000-photo folder's first and last pages of 200 by `page` and by `cursor`),
 the root timeline, and name searches of 1 to 5 characters in Latin and CJK. Reference: `GET /health` in the same
-rotation. (d) (a) to (c) again on PostgreSQL (a server of its own on this machine, fsync on), side by side.
+rotation. Then how soon the watcher makes a photo copied in searchable (bench/scale_watch.py). (d) (a) to (c)
+again on PostgreSQL (a server of its own on this machine, fsync on), side by side.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import quote, urlencode
 import psycopg2
 import requests
 
-from bench import data, index
+from bench import data, index, scale_watch
 from bench.context import Context
 from bench.details import HEALTH, in_turn
 from bench.server import BenchServer
@@ -134,6 +135,8 @@ def queries(ctx: Context, library: Path, database: Path | str, folders: list[tup
         }
         _describe(ctx, session, server.url, urls, part)
         samples = in_turn(session, server.url, urls, ctx.pick(*REQUESTS))
+        watched = {"an event folder": folders[0][0], "the big folder": big}
+        scale_watch.run(ctx, server, session, library, database, watched, part, suffix)
     health = Summary.of(samples[HEALTH]).scaled(1000)
     for label in urls:
         ms = Summary.of(samples[label]).scaled(1000)
