@@ -1,4 +1,5 @@
-"""Workload 4 SSE: many idle event streams on one gevent worker (its RSS per stream, and /health latency
+"""Workload 4 SSE: a burst of BURST streams opening at once (connect → `connected` frame, against one connect on the
+idle server), then many idle event streams on one gevent worker (its RSS per stream, and /health latency
 meanwhile), then one event fanned out to the first FANOUT of them (time from publish to arrival, per client).
 
 Clients are plain non-blocking sockets in this process, read with a selector: no thread per stream.
@@ -15,8 +16,11 @@ import requests
 from bench.context import Context
 from bench.probe import HealthProbe, between
 from bench.server import CLOSE, REQUEST_TIMEOUT_S, BenchServer, rss_kib
-from bench.stats import Row, Summary, Target
+from bench.stats import Row, Summary, Target, ratio
 
+BURST = 500  # issue 24: streams opening at once (full and quick alike: it takes about a second)
+SINGLES = 30  # the reference: one stream at a time on the idle server
+BURST_READ_EVERY = 10  # connects between two looks at what has arrived
 STREAMS = (5000, 1000)  # full, quick
 FANOUT = (1000, 300)
 EVENTS = (5, 3)  # events published for the fan-out figure
@@ -34,6 +38,7 @@ def run(ctx: Context) -> None:
     streams, fanout = ctx.pick(*STREAMS), ctx.pick(*FANOUT)
     with BenchServer(photos, ctx.scratch("server"), SSE_MAX_PER_IP="100000", SSE_HEARTBEAT_SECONDS="15") as server:
         pid = server.worker_pid()
+        single, burst = connect_times(server, SINGLES, 1), connect_times(server, 1, BURST)
         clients = _Clients()
         clients.open(server.gunicorn.port, 10)  # warm: the hub's poller and first allocations exist
         before = rss_kib(pid)
@@ -48,6 +53,9 @@ def run(ctx: Context) -> None:
         time.sleep(SETTLE_S)
         latencies, ended_s = _fan_out(server, clients, ctx.pick(*EVENTS))
         clients.close()
+    ctx.emit(Row(f"{BURST} streams opening at once, connect → connected", "ms", burst, reference="one at a time",
+                 reference_value=single.median, ratio=ratio(burst.median, single.median),
+                 target=Target("median", "<=", 30, "ms")))
     per_stream = (after - before) / (streams - 10)
     ctx.emit(Row(f"RSS per idle stream ({streams} streams)", "KiB", value=per_stream, target=Target("value", "<=", 24,
                                                                                                     "KiB")))
@@ -59,6 +67,18 @@ def run(ctx: Context) -> None:
     ctx.note(f"worker RSS {before / 1024:.1f} MiB before, {after / 1024:.1f} MiB with {streams} streams")
     ctx.note(f"the worker ended the {streams - fanout} hung-up streams {ended_s:.1f} s after the event that found "
              "them (each a failed write and its clean-up); the fan-out was measured after that")
+
+
+def connect_times(server: BenchServer, rounds: int, at_once: int) -> Summary:
+    """Open `at_once` streams together, `rounds` times (each round's streams closed and ended on the server
+    before the next); the ms from each socket's connect() to the arrival of its `connected` frame."""
+    seconds: list[float] = []
+    for _ in range(rounds):
+        clients = _Clients()
+        seconds.extend(clients.burst(server.gunicorn.port, at_once))
+        clients.close()
+        _wait_for_streams(server, 0, CONNECT_TIMEOUT_S)
+    return Summary.of(seconds).scaled(1000)
 
 
 class _Clients:
@@ -78,22 +98,53 @@ class _Clients:
                 self.selector.register(sock, selectors.EVENT_READ)
                 self.buffers[sock.fileno()] = b""
             self.socks.extend(batch)
-            self._read_until(lambda s: b"event: connected" in self.buffers[s.fileno()], batch, CONNECT_TIMEOUT_S)
+            self._read_until(self._connected, batch, CONNECT_TIMEOUT_S)
+
+    def burst(self, port: int, count: int) -> list[float]:
+        """Connect `count` streams one right after the other, reading meanwhile whatever has arrived, so each
+        frame is timed when it comes; seconds from each connect() to its `connected` frame."""
+        started: dict[int, float] = {}
+        waiting: dict[int, socket.socket] = {}
+        finished: dict[int, float] = {}
+        for n in range(count):
+            connect_at = time.monotonic()
+            sock = socket.create_connection(("127.0.0.1", port), timeout=CONNECT_TIMEOUT_S)
+            sock.sendall(REQUEST)
+            sock.setblocking(False)
+            self.selector.register(sock, selectors.EVENT_READ)
+            self.buffers[sock.fileno()], started[sock.fileno()], waiting[sock.fileno()] = b"", connect_at, sock
+            self.socks.append(sock)
+            if n % BURST_READ_EVERY == BURST_READ_EVERY - 1:
+                self._read_ready(self._connected, waiting, finished, 0.0)
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while waiting and time.monotonic() < deadline:
+            self._read_ready(self._connected, waiting, finished, 0.5)
+        if waiting:
+            raise TimeoutError(f"{len(waiting)} of {count} streams got no `connected` within {CONNECT_TIMEOUT_S} s")
+        return [finished[fd] - at for fd, at in started.items()]
+
+    def _connected(self, sock: socket.socket) -> bool:
+        return b"event: connected" in self.buffers[sock.fileno()]
 
     def _read_until(self, done, socks: list[socket.socket], timeout_s: float) -> dict[int, float]:
         """Read whatever arrives until done(sock) for every sock; the monotonic time each became done."""
         waiting, finished = {s.fileno(): s for s in socks}, {}
         deadline = time.monotonic() + timeout_s
         while waiting and time.monotonic() < deadline:
-            for key, _ in self.selector.select(0.5):
-                sock = key.fileobj
-                self.buffers[sock.fileno()] += sock.recv(65536)
-                if sock.fileno() in waiting and done(sock):
-                    finished[sock.fileno()] = time.monotonic()
-                    del waiting[sock.fileno()]
+            self._read_ready(done, waiting, finished, 0.5)
         if waiting:
             raise TimeoutError(f"{len(waiting)} of {len(socks)} streams got nothing within {timeout_s} s")
         return finished
+
+    def _read_ready(self, done, waiting: dict[int, socket.socket], finished: dict[int, float], wait_s: float) -> None:
+        """One select of up to `wait_s`: read every readable socket; move those now done from `waiting` to
+        `finished` with the monotonic time."""
+        for key, _ in self.selector.select(wait_s):
+            sock = key.fileobj
+            self.buffers[sock.fileno()] += sock.recv(65536)
+            if sock.fileno() in waiting and done(sock):
+                finished[sock.fileno()] = time.monotonic()
+                del waiting[sock.fileno()]
 
     def keep(self, count: int) -> None:
         """Hang up all but the first `count` streams."""

@@ -26,6 +26,9 @@ log = logging.getLogger("photonix.events")
 RETRY_MS = 3000
 MIN_SEND_TIMEOUT_S = 5.0
 ACCESS_EVENTS = ("auth-changed",)  # after these the stream re-checks that it may still read
+# One encoder for every frame: json.dumps with options builds a new one per call (each event is framed once
+# per open stream).
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @bp.get("/api/events")
@@ -109,7 +112,7 @@ def _refusal(rules: StreamRules) -> str | None:
 def frame(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:
     """One SSE message; JSON never contains a raw newline, so `data:` is always one line."""
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
+    return f"{head}event: {kind}\ndata: {_to_json(data)}\n\n"
 
 
 def _last_event_id() -> int | None:

@@ -16,10 +16,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import fn
-
 from models import Event as EventRow
 from models import database
+from services import event_rows
 from services.database import close_connection, is_postgres
 
 POLL_INTERVAL_S = 0.25
@@ -92,7 +91,7 @@ def publish(type: str, data: dict[str, Any]) -> int:
 
 def latest_id() -> int:
     """The id of the newest event, or 0 when there is none."""
-    return int(EventRow.select(fn.MAX(EventRow.id)).scalar() or 0)
+    return event_rows.newest_id()
 
 
 def prune(keep_seconds: float = KEEP_SECONDS, keep_rows: int = KEEP_ROWS, now: float | None = None) -> int:
@@ -346,7 +345,7 @@ class EventHub:
         newest = latest_id()
         if last_event_id is None:
             return newest, [], False
-        oldest = int(EventRow.select(fn.MIN(EventRow.id)).scalar() or newest)
+        oldest = event_rows.oldest_id() or newest
         # An id from the future means the table was reset or belongs to another server.
         if last_event_id > newest or last_event_id < oldest - 1:
             return newest, [], True
@@ -367,6 +366,4 @@ class EventHub:
 
 
 def _read_after(after: int, limit: int) -> list[Event]:
-    rows = EventRow.select().where(EventRow.id > after).order_by(EventRow.id).limit(limit)
-    return [Event(id=r.id, type=r.type, data=json.loads(r.data), created_at=r.created_at, audience=r.audience)
-            for r in rows]
+    return [Event(*row) for row in event_rows.rows_after(after, limit)]

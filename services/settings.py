@@ -14,11 +14,13 @@ import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from errors import ValidationFailed
 from models import Setting, database
 from services import events
 from services.auth.passwords import hash_password
+from services.database import run_built
 
 PASSWORD_ENABLED = "PASSWORD_ENABLED"  # noqa: S105 (setting names, not secrets)
 PASSWORD_HASH = "PASSWORD_HASH"  # noqa: S105
@@ -62,7 +64,7 @@ class AuthState:
 
 
 def auth_state() -> AuthState:
-    values = dict(Setting.select(Setting.key, Setting.value).where(Setting.key.in_(_AUTH_KEYS)).tuples())
+    values = dict(run_built(_auth_settings).fetchall())
     system_id = values.get(SYSTEM_ID) or _create_system_id()
     return AuthState(
         password_enabled=values.get(PASSWORD_ENABLED) == "1" and bool(values.get(PASSWORD_HASH)),
@@ -159,6 +161,11 @@ def _boolean(changes: Mapping[str, object], name: str) -> bool | None:
     if name in changes and not isinstance(value, bool):
         raise ValidationFailed(name, f"{name} must be true or false.")
     return value
+
+
+def _auth_settings() -> Any:
+    """The stored values of the auth state: read on every request (services.database.run_built builds it once)."""
+    return Setting.select(Setting.key, Setting.value).where(Setting.key.in_(_AUTH_KEYS))
 
 
 def _field(name: str) -> str:

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from models import Folder, FolderMonth, Media, View, database
+from models import Folder, FolderMonth, Media, View
 from services import cpu, db_upkeep, jobs, settings
 from services.cpu import run_cpu
-from services.database import analyze, write_transaction
+from services.database import analyze, run_built, write_transaction
 from services.gallery import details, probe_pool, scanner, timeline, videometa
 from services.gallery.aggregates import update_aggregates
 from services.gallery.index_rows import (
@@ -66,11 +66,6 @@ class _Look:
     def children(self) -> list[str]:
         folders = self.listing.folders if self.listing else []
         return [f"{self.rel}/{name}" if self.rel else name for name in folders]
-
-
-class _FolderReads(NamedTuple):
-    known: str  # SQL: name, size, mtime of the files indexed in one folder
-    mtime: str  # SQL: that folder's stored mtime
 
 
 @dataclass
@@ -249,21 +244,12 @@ class Indexer:
             settled = listing.mtime < time.time() - RACY_MTIME_S
             Folder.update(mtime=listing.mtime if settled else 0.0).where(Folder.path_hash == path_hash(rel)).execute()
 
-    @functools.cached_property
-    def _reads(self) -> _FolderReads:
-        """The SQL of the two reads every folder of a scan runs, built once and run on the raw cursor: peewee
-        takes longer to build a small query, and to wrap its rows, than the database takes to answer it."""
-        known = (Media.select(Media.name, Media.size, Media.mtime, Media.meta_version, Media.placeholder,
-                              Media.thumb_failed).where(Media.folder_hash == ""))
-        mtime = Folder.select(Folder.mtime).where(Folder.path_hash == "")
-        return _FolderReads(known.sql()[0], mtime.sql()[0])
-
     def _known_files(self, rel: str) -> dict[str, tuple[int, float, int, str | None, int]]:
         """name → (size, mtime, meta_version, placeholder, thumb_failed) of the files indexed in `rel`."""
-        return {name: tuple(rest) for name, *rest in _folder_rows(self._reads.known, rel)}
+        return {name: tuple(rest) for name, *rest in run_built(_known_files_query, (path_hash(rel),))}
 
     def _stored_mtime(self, rel: str) -> float | None:
-        rows = _folder_rows(self._reads.mtime, rel)
+        rows = run_built(_stored_mtime_query, (path_hash(rel),)).fetchall()
         return rows[0][0] if rows else None
 
     def _media_change(self, look: _Look) -> MediaChange:
@@ -336,9 +322,15 @@ def _save_state(state: dict[str, Any]) -> None:
     settings.write_settings({STATE_KEY: json.dumps(state)}, bump_epoch=False)
 
 
-def _folder_rows(sql: str, rel: str) -> list[tuple]:
-    """The rows of one of Indexer._reads for folder `rel` (its only parameter is the folder's path hash)."""
-    return database.execute_sql(sql, (path_hash(rel),)).fetchall()
+# The two reads every folder of a scan runs, each built once (services.database.run_built: peewee takes longer to
+# build a small query, and to wrap its rows, than the database takes to answer it); the parameter is a path hash.
+def _known_files_query() -> Any:
+    return (Media.select(Media.name, Media.size, Media.mtime, Media.meta_version, Media.placeholder,
+                         Media.thumb_failed).where(Media.folder_hash == ""))
+
+
+def _stored_mtime_query() -> Any:
+    return Folder.select(Folder.mtime).where(Folder.path_hash == "")
 
 
 def _probe_all(root: Path, rel: str, entries: list[scanner.FileEntry]) -> list[scanner.Probe]:
