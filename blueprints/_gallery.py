@@ -5,6 +5,8 @@ URLs in items start at the app's script root, so they stay right under a sub-pat
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +24,9 @@ from services.paths import GalleryPath, is_listed_path, media_kind, normalise, r
 
 VISITOR_COOKIE = "visitor_id"
 VISITOR_COOKIE_DAYS = 365
+# What quote() never changes (its always-safe characters, and "/" where "/" is safe): most gallery paths are only
+# these, and matching them is several times faster than quoting them twice per item of a page of 200.
+_QUOTED_AS_IS = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 def indexer() -> Indexer:
@@ -96,30 +101,58 @@ def cache_visibility() -> str:
     return "public" if request_auth_state().anonymous_reads else "private"
 
 
+@dataclass(frozen=True)
+class ItemUrls:
+    """The starts of one request's item URLs, made once a page (request.script_root is a lookup each time)."""
+
+    file: str
+    thumbnail: str
+    preview: str
+
+    @classmethod
+    def of_request(cls) -> ItemUrls:
+        root = request.script_root
+        return cls(f"{root}/api/file/", f"{root}/api/thumbnail?path=", f"{root}/api/preview?path=")
+
+    def thumbnail_of(self, rel: str, mtime: float) -> str:
+        return f"{self.thumbnail}{quoted(rel)[1]}&v={version(mtime)}"
+
+
+def quoted(rel: str) -> tuple[str, str]:
+    """(quote(rel), quote(rel, safe="")): `rel` in a URL's path, and as a query-string value."""
+    if _QUOTED_AS_IS.fullmatch(rel):
+        return rel, rel.replace("/", "%2F")
+    return quote(rel), quote(rel, safe="")
+
+
 def thumbnail_url(rel: str, mtime: float, endpoint: str = "thumbnail") -> str:
-    return f"{request.script_root}/api/{endpoint}?path={quote(rel, safe='')}&v={version(mtime)}"
+    return f"{request.script_root}/api/{endpoint}?path={quoted(rel)[1]}&v={version(mtime)}"
 
 
-def album_json(folder: Any) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
+def album_json(folder: Any, urls: ItemUrls | None = None) -> dict[str, Any]:  # a row of browse.ALBUM_COLUMNS
     cover = folder.cover_path
     return {"type": "album", "name": folder.name, "path": folder.path,
             "mtime": folder.cover_mtime or folder.mtime or None,  # None: listed, not scanned yet
-            "itemCount": folder.item_count, "coverUrl": thumbnail_url(cover, folder.cover_mtime) if cover else None,
+            "itemCount": folder.item_count,
+            "coverUrl": (urls or ItemUrls.of_request()).thumbnail_of(cover, folder.cover_mtime) if cover else None,
             "coverWidth": folder.cover_width, "coverHeight": folder.cover_height,
             "coverPlaceholder": folder.cover_placeholder or None}
 
 
-def media_json(media: Any) -> dict[str, Any]:  # a row of browse.MEDIA_COLUMNS
+def media_json(media: Any, urls: ItemUrls | None = None) -> dict[str, Any]:  # a row of browse.MEDIA_COLUMNS
+    urls = urls or ItemUrls.of_request()
+    in_path, in_query = quoted(media.path)
+    query = f"{in_query}&v={version(media.mtime)}"
     return {"type": media.kind, "name": media.name, "path": media.path, "mtime": media.mtime, "size": media.size,
             "width": media.width, "height": media.height, "takenAt": media.taken_at, "duration": media.duration,
-            "originalUrl": f"{request.script_root}/api/file/{quote(media.path)}",
-            "thumbnailUrl": thumbnail_url(media.path, media.mtime),
+            "originalUrl": urls.file + in_path, "thumbnailUrl": urls.thumbnail + query,
             # Videos play in the lightbox; /api/preview still answers their frame, as a poster.
-            "previewUrl": thumbnail_url(media.path, media.mtime, "preview") if media.kind == "photo" else None,
+            "previewUrl": urls.preview + query if media.kind == "photo" else None,
             "placeholder": media.placeholder or None}  # ThumbHash, base64; "" (could not be made) is None too
 
 
 def page_json(page) -> dict[str, Any]:
-    return {"items": [album_json(a) for a in page.albums] + [media_json(m) for m in page.media],
+    urls = ItemUrls.of_request()
+    return {"items": [album_json(a, urls) for a in page.albums] + [media_json(m, urls) for m in page.media],
             "page": page.page, "limit": page.limit, "totalPages": page.total_pages,
             "totalResults": page.total_results}

@@ -22,7 +22,7 @@ def get_search():
     limits = within()
     parsed, result = browse.search(raw, page, limit, *((limits.folders, limits.media) if limits else ()))
     return jsonify(q=raw, text=parsed.text, filters=[{"name": n, "value": v} for n, v in parsed.filters],
-                   **page_json(scoped_page(result)))
+                   totalIsLowerBound=result.total_is_lower_bound, **page_json(scoped_page(result)))
 
 
 @bp.get("/filters")

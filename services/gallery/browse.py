@@ -17,7 +17,7 @@ from peewee import JOIN, SQL, fn
 from errors import ValidationFailed
 from models import Folder, Media, View, database
 from services.database import is_postgres
-from services.gallery import keyset, query
+from services.gallery import keyset, listing, query
 from services.gallery import search as name_search
 from services.gallery.keys import parent_of, path_hash
 
@@ -29,7 +29,8 @@ MAX_VIEWS_LISTED = 100
 MAX_VIEWS_PER_VIEWER = MAX_VIEWS_LISTED  # rows kept per viewer: more could never be listed
 
 
-# Rows are namedtuples with these columns (model instances cost ~7 ms more per page of 200).
+# Rows are namedtuples with these columns (services/gallery/listing.py; model instances cost ~7 ms more per page
+# of 200).
 ALBUM_COLUMNS = (Folder.name, Folder.path, Folder.mtime, Folder.item_count, Folder.cover_path, Folder.cover_mtime,
                  Folder.cover_width, Folder.cover_height, Folder.cover_placeholder)
 MEDIA_COLUMNS = (Media.kind, Media.name, Media.path, Media.mtime, Media.size, Media.width, Media.height,
@@ -78,21 +79,28 @@ def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int, c
 def search(raw: str, page: int, limit: int, folders_within=None, media_within=None) -> tuple[query.Query, Page]:
     """Albums, then photos and videos, whose name (or, for media, whose album's name) contains the query's
     text. With filters (services/gallery/query.py), only the media they all match, newest taken first.
-    `folders_within` / `media_within`: conditions the results must also meet (a share link's scope)."""
+    `folders_within` / `media_within`: conditions the results must also meet (a share link's scope). Media are
+    counted up to search.COUNTED_MAX: the page is a search_pages.SearchPage, whose total may be a lower bound."""
+    from services.gallery import search_pages  # here: it builds on this module's Page
+
     parsed = query.parse(raw.strip(), MAX_QUERY_CHARS)
     text = parsed.folded
     folders_within = SQL("1 = 1") if folders_within is None else folders_within
+    named, found = name_search.matching(text, Media.name_folded, Media.folder_folded) if text else (None, None)
+    few = bool(text) and (found is None or found < name_search.COUNTED_MAX)  # a rare text: sorted, never walked
+    found = found if media_within is None else None  # the index counted the whole library's rows
     media_within = SQL("1 = 1") if media_within is None else media_within
-    named = name_search.contains(text, Media.name_folded, Media.folder_folded)
-    if parsed.filters:
+    if parsed.filters:  # an album's photos are few enough to sort (its per-folder rows are found by index)
+        in_albums = query.album_media(parsed.filters)
+        walked = not few and (in_albums is None or in_albums > search_pages.SORTED_MAX)
         condition = query.media_condition(parsed.filters) & media_within
         media = (Media.select(*MEDIA_COLUMNS).where(condition & named if text else condition)
-                 .order_by(Media.taken_key.desc(), natural(Media), Media.path))
-        return parsed, page_of(None, media, page, limit)
+                 .order_by(*search_pages.order(Media, walked, newest_first=True)))
+        return parsed, search_pages.page_of(None, media, page, limit, few=few)
     albums = (Folder.select(*ALBUM_COLUMNS).where(name_search.contains(text, Folder.name_folded) & folders_within)
-              .order_by(natural(Folder), Folder.path))
-    media = Media.select(*MEDIA_COLUMNS).where(named & media_within).order_by(natural(Media), Media.path)
-    return parsed, page_of(albums, media, page, limit)
+              .order_by(*search_pages.order(Folder, walked=False)))
+    media = Media.select(*MEDIA_COLUMNS).where(named & media_within).order_by(*search_pages.order(Media, not few))
+    return parsed, search_pages.page_of(albums, media, page, limit, found, few)
 
 
 def record_view(viewer: str, rel: str) -> None:
@@ -152,7 +160,7 @@ def _album_order(sort: str) -> tuple[keyset.Key, ...]:
     """Total orders (the id breaks ties of names that fold alike). An album's albums are few: the parent_hash
     index finds them, and they are sorted then."""
     newest = fn.COALESCE(Folder.cover_mtime, Folder.mtime)
-    viewed_first = keyset.Key(fn.COALESCE(View.viewed_at, -1), descending=True)
+    viewed_first = keyset.Key(fn.COALESCE(View.viewed_at, -1.0), descending=True)
     name = (keyset.Key(natural(Folder)), keyset.Key(Folder.id))
     return {
         "name_asc": name,
@@ -182,13 +190,14 @@ def _media_order(sort: str) -> tuple[keyset.Key, ...]:
 def page_of(albums, media, page: int, limit: int) -> Page:
     """Page `page` of the albums query's rows followed by the media query's (albums None: media only)."""
     with database.atomic():  # one snapshot for the counts and the rows
-        album_total, media_total = albums.count() if albums is not None else 0, media.count()
+        album_total = listing.count(albums) if albums is not None else 0
+        media_total = listing.count(media)
         start = (page - 1) * limit
-        album_rows = list(albums.offset(start).limit(limit).namedtuples()) if start < album_total else []
+        album_rows = listing.rows(albums.offset(start).limit(limit)) if start < album_total else []
         media_start = max(0, start - album_total)
         wanted = limit - len(album_rows)
-        media_rows = list(media.offset(media_start).limit(wanted).namedtuples()) \
-            if wanted and media_start < media_total else []
+        media_rows = listing.rows(media.offset(media_start).limit(wanted)) if wanted and media_start < media_total \
+            else []
     return Page(album_rows, media_rows, page, limit, album_total + media_total)
 
 

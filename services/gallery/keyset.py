@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
-from peewee import SQL, fn
+from peewee import SQL
 
 from errors import ValidationFailed
 from services.database import is_postgres
+from services.gallery import listing
 
 CURSOR_SALT = "photonix.browse-cursor"
 KEY_PREFIX = "k"  # the keys are selected as k0, k1, … next to a row's own columns
@@ -36,8 +37,9 @@ class Part:
     order: tuple[Key, ...]  # total: its last key is unique
 
     def count(self) -> int:
-        """How many rows the part has: a plain COUNT(*) (peewee's count() wraps the whole SELECT)."""
-        return self.query.select(fn.COUNT(SQL("*"))).scalar()
+        """How many rows the part has (services/gallery/listing.py: a plain COUNT(*), made once while nothing
+        changes)."""
+        return listing.count(self.query)
 
     def ordered(self):
         """The part's rows in order, each with its keys selected as k0, k1, …"""
@@ -68,7 +70,7 @@ def rows_after(parts: list[Part], at: Position, count: int) -> list[tuple[int, A
             wanted = count - len(found)
             if wanted <= 0:
                 return found
-            found += [(index, row) for row in part.ordered().where(band).limit(wanted).namedtuples()]
+            found += [(index, row) for row in listing.rows(part.ordered().where(band).limit(wanted))]
     return found
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from errors import ValidationFailed
-from models import FolderMonth, Media
+from models import Folder, FolderMonth, Media
 from services.database import FOLD_FUNCTION, is_postgres
 from services.gallery import details
 from services.gallery.keys import fold, path_hash
@@ -23,6 +23,7 @@ FILTERS = {"year": "year:2024", "month": "month:2024-07", "before": "before:2024
            "album": "album:trip"}
 TYPES = ("photo", "video")
 MAX_FILTERS = 16
+MAX_ALBUMS_LISTED = 500  # an album: filter names its folders one by one up to this many, else by a subquery
 # "quoted text" | name:"quoted value" (quotes that stand alone: `say"hi".jpg` is one plain word) | a word
 _TOKEN = re.compile(r'(?<!\S)"([^"]*)"(?!\S)|(?<!\S)([A-Za-z]+):"([^"]*)"(?!\S)|(\S+)')
 _FILTER = re.compile(r"([A-Za-z]+):(.*)", re.S)
@@ -125,7 +126,8 @@ def _check(name: str, value: str) -> None:
                                     f"(put text with a colon in quotes to search for it).")
     if not value:
         raise ValidationFailed("q", f"The filter {name}: needs a value, e.g. {FILTERS[name]}.")
-    _condition(name, value)  # raises on a bad value
+    if name != "album":  # any album name may be searched for
+        _condition(name, value)  # raises on a bad value
 
 
 def _condition(name: str, value: str):
@@ -146,7 +148,30 @@ def _condition(name: str, value: str):
         return contains(_folded(both), text)
     if name == "lens":
         return contains(_folded(fn.COALESCE(Media.lens, "")), text)
-    return contains(Media.folder_folded, text)  # album
+    # album: the media of the folders so named (Media.folder_folded is its folder's Folder.name_folded), found
+    # through the folders' search index, then by folder_hash, which starts browse's indexes. Named one by one when
+    # few: PostgreSQL's planner then reads those folders' rows through the index instead of every row.
+    folders = _albums_named(text)
+    return Media.folder_hash.in_([key for key, _ in folders] if len(folders) <= MAX_ALBUMS_LISTED else
+                                 Folder.select(Folder.path_hash).where(_album_named(text)))
+
+
+def album_media(filters: tuple[tuple[str, str], ...]) -> int | None:
+    """At most how many media the album: filters allow (the item counts of the folders each names; the smallest
+    over several), or None without one."""
+    sizes = [sum(count for _, count in _albums_named(fold(value))) for name, value in filters if name == "album"]
+    return min(sizes) if sizes else None
+
+
+def _albums_named(text: str) -> list[tuple[str, int]]:
+    """(path_hash, item_count) of the folders whose name contains `text` (folded)."""
+    return list(Folder.select(Folder.path_hash, Folder.item_count).where(_album_named(text)).tuples())
+
+
+def _album_named(text: str):
+    from services.gallery import search  # here: it builds on this module
+
+    return search.contains(text, Folder.name_folded)
 
 
 def _period(name: str, value: str) -> tuple[float, float]:

@@ -2,8 +2,9 @@
 
 SQLite: an FTS5 table per searched table (trigram tokenizer), kept in step by triggers; PostgreSQL: pg_trgm GIN
 indexes, which LIKE '%…%' uses, and GIN indexes of 1–2 character pieces for shorter texts. init_indexes() makes
-them (services/database.py init_db); contains() is the condition, exactly "contains" on every path (index, short
-text, fallback scan). Never imports Flask.
+them (services/database.py init_db), and the natural-order index a common text's page is read along; contains()
+is the condition, exactly "contains" on every path (index, short text, fallback scan), and matching() also counts
+the rows it holds, up to COUNTED_MAX. Never imports Flask.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import logging
 import sqlite3
 import time
+from typing import Any
 
 from peewee import SQL, Expression, Field, Model, NodeList, Value, fn
 
@@ -37,6 +39,12 @@ DECISION_KEPT_S = 600
 # PostgreSQL: a text's substrings of 1 and 2 characters, under a GIN index per searched column (pg_trgm finds no
 # trigram in a 1–2 character LIKE pattern, and would read every row).
 SHORT_GRAMS = "photonix_short_grams"
+# A text at least this many rows contain is common: its rows are counted no further (the total becomes a lower
+# bound), and its condition is checked row by row while a query reads along another index (the natural order's
+# below: a first page stops after a few hundred rows) instead of materialising the index's answer (1M rows: ~1 s).
+COUNTED_MAX = 10_000
+RARE_EXPECTED_SHARE = 2  # × COUNTED_MAX: PostgreSQL's estimates of 1–2 character texts ran 2× over (5,556 → 10,859)
+ORDER_INDEX = "media_search_order"  # Media in natural order across folders (browse's indexes start with the folder)
 _SHORT_GRAMS_SQL = (  # each character, then each pair (GIN drops repeated elements itself)
     "CREATE FUNCTION photonix_short_grams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ "
     "SELECT string_to_array(t, NULL) || array(SELECT substr(t, i, 2) FROM generate_series(1, char_length(t) - 1) i) $$")
@@ -62,8 +70,23 @@ def contains(text: str, *columns: Field):
     return _short(text, columns, model, names)
 
 
+def matching(text: str, *columns: Field) -> tuple[Any, int | None]:
+    """(condition, found): contains(text, *columns), and how many rows of their table hold it, counted through the
+    index up to COUNTED_MAX (min(rows, COUNTED_MAX)). For a common text (found == COUNTED_MAX) the condition is
+    the plain comparison: the same rows, without first materialising the index's answer. found is None when
+    PostgreSQL's planner expects under RARE_EXPECTED_SHARE × COUNTED_MAX rows: counting them would visit each row
+    once more than the page's query, which reads them all anyway (and can count them as it does: search_pages)."""
+    model = columns[0].model
+    if is_postgres() and _planned_rows(model, contains(text, *columns)) < RARE_EXPECTED_SHARE * COUNTED_MAX:
+        return contains(text, *columns), None
+    found = _counted(model, _count_source(text, columns, model))
+    return (_scan(text, columns) if found >= COUNTED_MAX else contains(text, *columns)), found
+
+
 def init_indexes() -> None:
     """Create the search indexes when missing (an existing database's rows are indexed then); safe to repeat."""
+    natural = 'sort_key COLLATE "C"' if is_postgres() else "sort_key"  # as browse.natural compares it
+    database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{ORDER_INDEX}" ON "media" ({natural})')
     if is_postgres():
         _init_postgres()
     elif not trigram_supported():
@@ -113,6 +136,46 @@ def _too_common(_database: int, _period: int, model: type[Model], where: str, pa
     limit = max(SHORT_INDEX_MIN_INSTANCES, int(rows * SHORT_INDEX_MAX_SHARE))
     found = database.execute_sql(f"SELECT count(*) FROM (SELECT 1 {where} LIMIT ?)", [*params, limit + 1])  # noqa: S608
     return found.fetchone()[0] > limit
+
+
+def _count_source(text: str, columns: tuple[Field, ...], model: type[Model]) -> tuple[str, list]:
+    """A SELECT whose rows are the rows containing `text`, each once, read straight from the index when there is one
+    (SQLite: the FTS5 table or its instances; an IN over them would read every match first), for _counted."""
+    names = [column.column_name for column in columns]
+    table = fts_table(model)
+    indexed = set(names) <= set(SEARCHED.get(model, ()))
+    sqlite_index = not is_postgres() and indexed and trigram_supported() and _exists(table)
+    if sqlite_index and PAD[0] not in text and len(text) >= TRIGRAM_CHARS:
+        match = "{" + " ".join(names) + "}: " + '"' + text.replace('"', '""') + '"'
+        return f'SELECT rowid FROM "{table}" WHERE "{table}" MATCH ?', [match]  # noqa: S608
+    after = _next_text(text)
+    if sqlite_index and PAD[0] not in text and after is not None:
+        return (f'SELECT DISTINCT doc FROM "{table}_instances" WHERE term >= ? AND term < ? '  # noqa: S608
+                f'AND col IN ({", ".join("?" * len(names))})', [text, after, *names])
+    condition = _scan(text, columns) if is_postgres() and _dense(model, text, columns) else contains(text, *columns)
+    return model.select(SQL("1")).where(condition).sql()
+
+
+def _counted(model: type[Model], source: tuple[str, list]) -> int:
+    select, params = source
+    return database.execute_sql(f"SELECT count(*) FROM ({select} LIMIT {COUNTED_MAX}) AS found", params).fetchone()[0]  # noqa: S608
+
+
+def _dense(model: type[Model], text: str, columns: tuple[Field, ...]) -> bool:
+    """PostgreSQL, 1–2 characters: whether the planner expects more than SHORT_INDEX_MAX_SHARE of the rows to hold
+    `text`. Counting those through the SHORT_GRAMS index reads them all (~120 ms at 1M rows, its function run on
+    each); the plain comparison stops after COUNTED_MAX (~4 ms). Longer texts: the planner chooses by itself."""
+    if len(text) >= TRIGRAM_CHARS:
+        return False
+    rows = database.execute_sql("SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                                (model._meta.table_name,)).fetchone()[0]
+    return _planned_rows(model, contains(text, *columns)) > SHORT_INDEX_MAX_SHARE * max(rows, 0)
+
+
+def _planned_rows(model: type[Model], condition) -> float:
+    """PostgreSQL: how many rows of `model` its planner expects `condition` to hold (EXPLAIN: no row is read)."""
+    sql, params = model.select(SQL("1")).where(condition).sql()
+    return database.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]["Plan Rows"]
 
 
 def _postgres_contains(text: str, columns: tuple[Field, ...]):

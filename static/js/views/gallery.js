@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { encodePath, h } from "../dom.js";
-import { addStrings, t } from "../i18n.js";
+import { addStrings, language, t } from "../i18n.js";
 import { Selection, zipAllowed } from "../selection.js";
 import { albumMenu } from "./album-menu.js";
 import { albumCard } from "./cards.js";
@@ -30,6 +30,7 @@ addStrings({
     "gallery.emptyAlbum": "This album is empty.", "gallery.loadingMore": "Loading more…",
     "gallery.newPhotos": "New photos arrived — show them", "search.title": "Search: {query}",
     "search.none": "Nothing matches “{query}”.", "search.results": { one: "{count} result", other: "{count} results" },
+    "search.resultsAtLeast": "{count}+ results",
     "gallery.allBelow": "All photos below", "gallery.fullPath": "Show the whole path",
   },
   "zh-CN": {
@@ -42,6 +43,7 @@ addStrings({
     "gallery.emptyAlbum": "这个相册是空的。", "gallery.loadingMore": "正在加载更多…",
     "gallery.newPhotos": "有新照片，点击显示", "search.title": "搜索：{query}",
     "search.none": "没有与“{query}”匹配的内容。", "search.results": "{count} 个结果",
+    "search.resultsAtLeast": "{count}+ 个结果",
     "gallery.allBelow": "下面的所有照片", "gallery.fullPath": "显示完整路径",
   },
 });
@@ -79,7 +81,10 @@ export function mountSearch(container, { text: query }, app) {
   const listing = new Listing(app, {
     url: (page) => `api/search?q=${encodeURIComponent(query)}&page=${page}&limit=${PAGE_LIMIT}`,
     empty: () => t("search.none", { query }),
-    count: (total) => t("search.results", { count: total }),
+    // Past 10,000 photos the server stops counting: the total is "at least" (totalIsLowerBound), e.g. "10,000+"
+    count: (total, result) => (result.totalIsLowerBound
+      ? t("search.resultsAtLeast", { count: total.toLocaleString(language()) })
+      : t("search.results", { count: total })),
     onError: (error) => {
       if (error?.status !== 400) return false;  // not the query's fault: the failure note and Retry
       listing.emptyNote.hidden = false;

@@ -118,7 +118,7 @@ export class Listing {
     this.grid.append(...cards);
     this.layout.add(cards);
     this.selection?.adopt([...albums, ...cards]);
-    this.counter.textContent = this.countText(result.totalResults);
+    this.counter.textContent = this.countText(result.totalResults, result);
     this.albumTitle.hidden = !(this.albums.children.length && this.grid.children.length);
     this.mediaTitle.hidden = this.albumTitle.hidden;
     this.emptyNote.hidden = result.totalResults > 0;
