@@ -15,7 +15,7 @@ from flask.cli import FlaskGroup
 
 from config import Config, ConfigError, environment_for, load_config
 from errors import ValidationFailed
-from services import database, events, resources, settings
+from services import cpu, database, events, resources, settings
 from services.doctor import check_installation, check_url
 from services.gallery import thumbs as gallery_thumbs
 from services.gallery.index import Indexer
@@ -23,6 +23,7 @@ from services.sample import create_sample_album
 from services.version import VERSION
 
 EXIT_CONFIG = 2
+THUMBS_NICENESS = 10  # `photonix thumbs` beside a server: CFS gives nice 0 ~9x the share of nice 10
 
 
 def _create_app():
@@ -169,11 +170,15 @@ def index() -> None:
 
 
 @main.command("thumbs", with_appcontext=False)
-def thumbs() -> None:
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=THUMBS_NICENESS, show_default=True,
+              help="Lower the CPU priority of the work by this much (0: keep it), so that a server on this "
+                   "machine keeps answering.")
+def thumbs(niceness: int) -> None:
     """Make every missing thumbnail now, with a progress bar."""
     config = _config_or_exit()
     _prepare_database(config)
     thumbnailer = gallery_thumbs.make_thumbnailer(config)
+    cpu.configure(config.thumb_threads)  # a new pool: its threads start from the lowered ones below
     bar = None
 
     def progress(done: int, total: int, failed: int) -> None:
@@ -183,9 +188,11 @@ def thumbs() -> None:
         bar.update(done - bar.pos)
 
     try:
-        done, failed = gallery_thumbs.make_missing(thumbnailer, config.photos_dir, progress)
+        done, failed = cpu.run_lowered(
+            niceness, lambda: gallery_thumbs.make_missing(thumbnailer, config.photos_dir, progress))
     finally:
         database.close_connection()
+        cpu.shutdown()  # its lowered threads end with the command
     if bar is not None:
         bar.render_finish()
     click.echo(f"{done - failed} thumbnails made, {failed} failed" + (" (see the log for reasons)" if failed else ""))

@@ -1,7 +1,8 @@
 """Workload 1 Thumbnails: raw generation and the 1- vs 2-thread throughput (bench.thumbs_raw), then through a
 real gunicorn (one gevent worker, its CPU pool at the core count): (a) first request → image for indexed,
 uncached photos, one at a time on a new connection; (c) throughput with 1 and with 2 parallel clients, the cache
-cleared before each round, with the CPU ceiling the shared cores set for it."""
+cleared before each round, with the CPU ceiling the shared cores set for it; then the batch at the CPU ceiling and
+a browser's thumbnails while it runs (bench.thumbs_batch)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from bench import data, thumbs_raw
+from bench import data, thumbs_batch, thumbs_raw
 from bench.context import Context
 from bench.profile import py_spy
 from bench.server import CLOSE, BenchServer, cpu_s, timed_get
@@ -36,6 +37,8 @@ def run(ctx: Context) -> None:
         with py_spy(ctx, server.worker_pid(), "first-request"):
             first_request(ctx, server, photos, raw_ms)
         throughput(ctx, server, photos)
+    ctx.log("the batch, and a browser while it runs")
+    thumbs_batch.run(ctx, photos)
 
 
 def first_request(ctx: Context, server: BenchServer, photos: list[Path], raw_ms: float) -> None:

@@ -4,7 +4,9 @@
 Owns both pools per process, created on first use. Each lane is first come, first served, but the lanes
 do not wait for each other: a burst of logins cannot hold back thumbnails, and a burst of thumbnails
 cannot hold back a login. So that a password check also gets a core to itself, image work starts one
-task fewer for each running check (down to half its threads, never to none).
+task fewer for each running check (down to half its threads, never to none). Image work comes in two
+priorities: batch work (the thumbnail batch) takes a thread only when one is free and no other image work
+waits for one, so a browser's thumbnail waits for at most the batch items already running, never a queue.
 
 Short blocking disk calls that belong to such work (the fsyncs of a downloaded image) may run here too;
 network I/O and database work must not: pool threads are outside gevent and hold no connection.
@@ -29,9 +31,28 @@ def password_lane_size(pool_size: int, cores: int | None = None) -> int:
     return max(1, min(cores or os.cpu_count() or 1, pool_size // 2))
 
 
+class Priority:
+    """How a task waits for its turn on a lane that takes turns: urgent work (someone waits for it) starts as
+    soon as a thread is free; batch work only when a thread is free and no urgent work waits for it."""
+
+    def __init__(self, batch: bool = False):
+        self.batch = batch
+
+    def promote(self) -> None:
+        """Make this work urgent from now on, also while it waits (someone now waits for this very work)."""
+        if self.batch:
+            with _turns():
+                self.batch = False
+                _turns().notify_all()
+
+
+URGENT = Priority()
+
+
 class Lane:
-    """A fixed number of native threads with a FIFO queue in front of them; a lane that `yields_to` another
-    runs one task fewer for each task running there (at most half of its own threads fewer)."""
+    """A fixed number of native threads; a lane that `yields_to` another takes turns: it runs one task fewer for
+    each task running there (at most half of its own threads fewer), and urgent work goes before batch work.
+    A lane that takes no turns is a FIFO queue in front of its threads and runs urgent work only."""
 
     def __init__(self, name: str, size: int, yields_to: Lane | None = None):
         self.name = name
@@ -39,58 +60,88 @@ class Lane:
         self._lock = threading.Lock()
         self._size = size
         self._pool: Any = None
-        self._in_flight = 0
-        self._started = 0  # tasks past their turn (yielding lanes only)
-        self.waiting = 0  # tasks waiting for their turn (yielding lanes only)
+        self._in_flight = 0  # lanes without turns
+        self._waiting: list[Priority] = []  # tasks waiting for their turn (lanes that take turns)
+        self._running: list[Priority] = []  # tasks past their turn (lanes that take turns)
 
     @property
     def size(self) -> int:
         """The number of native threads the lane may use."""
         return self._size
 
+    @property
+    def waiting(self) -> int:
+        """Urgent tasks waiting for their turn right now."""
+        return sum(not priority.batch for priority in list(self._waiting))
+
+    @property
+    def batch_waiting(self) -> int:
+        """Batch tasks waiting for their turn right now."""
+        return sum(priority.batch for priority in list(self._waiting))
+
     def busy(self) -> int:
-        """Tasks running or waiting for a thread right now; `busy() >= size` means saturated."""
-        return self._in_flight
+        """Urgent tasks running or waiting for a thread right now; `busy() >= size` means saturated. Batch work
+        is not counted: new urgent work goes before it (and waits for the batch items already running only)."""
+        if self.yields_to is None:
+            return self._in_flight
+        return self.waiting + sum(not priority.batch for priority in list(self._running))
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run fn(*args, **kwargs) on one of the lane's threads; return its result or raise its exception.
+        """Run fn(*args, **kwargs) on one of the lane's threads as urgent work; see run_at."""
+        return self.run_at(URGENT, fn, *args, **kwargs)
 
-        The calling greenlet waits without blocking the gevent hub; a plain thread simply waits.
-        """
+    def run_at(self, priority: Priority, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn(*args, **kwargs) on one of the lane's threads when `priority` lets it start; return its result
+        or raise its exception. The calling greenlet waits without blocking the gevent hub; a plain thread
+        simply waits. Batch work needs a lane that takes turns (one that yields_to another)."""
+        if priority.batch and self.yields_to is None:
+            raise ValueError(f"lane {self.name} takes no turns, so it runs no batch work")
         pool = self._get_pool()
-        with self._lock:
-            self._in_flight += 1
-        try:
-            with self._turn():
-                if isinstance(pool, ThreadPoolExecutor):
-                    return pool.submit(fn, *args, **kwargs).result()
-                return pool.apply(fn, args, kwargs)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-            if self.yields_to is None:
-                with _turns():
-                    _turns().notify_all()
+        with self._turn(priority):
+            if isinstance(pool, ThreadPoolExecutor):
+                return pool.submit(fn, *args, **kwargs).result()
+            return pool.apply(fn, args, kwargs)
 
     @contextlib.contextmanager
-    def _turn(self) -> Iterator[None]:
-        """Wait (in the calling greenlet or thread) until this lane may start one more task."""
+    def _turn(self, priority: Priority) -> Iterator[None]:
+        """Wait (in the calling greenlet or thread) until this lane may start the task; count it meanwhile."""
         if self.yields_to is None:
-            yield
+            yield from self._counted()
             return
-        other = self.yields_to
         turns = _turns()
         with turns:
-            self.waiting += 1
-            turns.wait_for(lambda: self._started < self._size - min(other.busy(), other.size, self._size // 2))
-            self.waiting -= 1
-            self._started += 1
+            self._waiting.append(priority)  # counted by busy() from here on, under the lock the others check
+            try:
+                turns.wait_for(lambda: self._may_start(priority))
+            finally:
+                self._waiting.remove(priority)
+            self._running.append(priority)
         try:
             yield
         finally:
             with turns:
-                self._started -= 1
+                self._running.remove(priority)
                 turns.notify_all()
+
+    def _counted(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            with _turns():
+                _turns().notify_all()  # a lane yielding to this one may start one more task
+
+    def _may_start(self, priority: Priority) -> bool:
+        """Under the turns lock: a thread is free for this lane (after yielding), and batch work lets urgent
+        work that waits go first. The lane never hands its pool more tasks than threads: none queue there."""
+        other = self.yields_to
+        assert other is not None
+        if len(self._running) >= self._size - min(other.busy(), other.size, self._size // 2):
+            return False
+        return not priority.batch or self.waiting == 0
 
     def resize(self, size: int) -> None:
         """Use `size` threads from now on. Starts no thread; a pool already made is replaced."""
@@ -141,18 +192,49 @@ def size() -> int:
 
 
 def busy() -> int:
-    """Image tasks running or waiting for a thread right now; `busy() >= size()` means saturated."""
+    """Urgent image tasks running or waiting for a thread right now (not batch work); `busy() >= size()` means
+    saturated."""
     return images.busy()
 
 
 def run_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run image (or other non-password) CPU work on the image lane; see Lane.run."""
+    """Run image (or other non-password) CPU work on the image lane as urgent work; see Lane.run_at."""
     return images.run(fn, *args, **kwargs)
+
+
+def run_cpu_at(priority: Priority, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run image work on the image lane at `priority` (Priority(batch=True) for the batch); see Lane.run_at."""
+    return images.run_at(priority, fn, *args, **kwargs)
 
 
 def run_password(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a password hash or check on the password lane; see Lane.run."""
     return passwords.run(fn, *args, **kwargs)
+
+
+def run_lowered(niceness: int, fn: Callable[[], T]) -> T:
+    """fn() on a new native thread that first lowers its own CPU priority by `niceness` (os.nice; 0 keeps it),
+    for CPU work beside a server on the same machine (`photonix thumbs`). Linux keeps niceness per thread and a
+    new thread inherits its creator's: the threads fn starts, and a pool first used from them (configure()
+    before), run lowered too, while the caller's thread keeps its priority; elsewhere the whole process is
+    lowered. For plain threads only, never under gevent (it would lower the hub)."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def lowered() -> None:
+        try:
+            os.nice(niceness)
+            outcome.append((True, fn()))
+        except BaseException as error:  # handed to the caller
+            outcome.append((False, error))
+
+    # A daemon, so that Ctrl-C in the caller's join ends the command instead of waiting for the batch.
+    thread = threading.Thread(target=lowered, name="photonix-lowered", daemon=True)
+    thread.start()
+    thread.join()
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
 
 
 def shutdown() -> None:

@@ -100,10 +100,11 @@ class _Files(NamedTuple):
 
 
 class _Job:
-    def __init__(self) -> None:
+    def __init__(self, batch: bool) -> None:
         self.done = threading.Event()
         self.result: Result | None = None
         self.notify = False  # a caller was told "processing": call on_ready when it is made
+        self.priority = cpu.Priority(batch)  # promoted when a request joins the batch's job
 
 
 def placeholder_svg(kind: str) -> bytes:
@@ -134,13 +135,15 @@ class Thumbnailer:
         self._jobs: dict[str, _Job] = {}
 
     def get(self, source: Source) -> Result:
-        """Answer from the cache, or make it waiting at most wait_s (not at all when the pool is saturated)."""
+        """Answer from the cache, or make it waiting at most wait_s (not at all when requests saturate the pool:
+        the batch's work does not count, this goes before it)."""
         limit = 2 * cpu.size() if self._max_queued is None else self._max_queued
         return self._answer(source, 0.0 if cpu.busy() >= limit else self._wait_s)
 
-    def ensure(self, source: Source) -> Result:
-        """Make it now, waiting as long as it takes (batch and CLI use); never "processing"."""
-        return self._answer(source, None)
+    def ensure(self, source: Source, *, batch: bool = False) -> Result:
+        """Make it now, waiting as long as it takes (batch and CLI use); never "processing". `batch`: as batch
+        work, which uses a CPU thread only when no request waits for one (services.cpu.Priority)."""
+        return self._answer(source, None, batch)
 
     def status(self, source: Source) -> str:
         """ "ok", "failed" or "missing", from file checks only."""
@@ -182,12 +185,12 @@ class Thumbnailer:
             return Result("failed", None, key, HEIC_MISSING)
         return None
 
-    def _answer(self, source: Source, wait_s: float | None) -> Result:
+    def _answer(self, source: Source, wait_s: float | None, batch: bool = False) -> Result:
         key = self._key(source)
         known = self._known(source, key)
         if known is not None:
             return known
-        job = self._join(source, key)
+        job = self._join(source, key, batch)
         job.done.wait(wait_s)
         with self._lock:  # _run sets the result under this lock: either we see it or it sees notify
             if job.result is not None:
@@ -195,19 +198,21 @@ class Thumbnailer:
             job.notify = True
         return Result("processing", None, key)
 
-    def _join(self, source: Source, key: str) -> _Job:
+    def _join(self, source: Source, key: str, batch: bool) -> _Job:
         with self._lock:
             job = self._jobs.get(key)
             if job is None:
-                job = self._jobs[key] = _Job()
+                job = self._jobs[key] = _Job(batch)
                 threading.Thread(target=self._run, args=(source, key, job), name=f"thumbnail-{key[:8]}",
                                  daemon=True).start()
+        if not batch:
+            job.priority.promote()  # someone waits for it now: it goes before the batch's other work
         return job
 
     def _run(self, source: Source, key: str, job: _Job) -> None:
         result = Result("failed", None, key, "thumbnail generation was interrupted")
         try:
-            result = self._generate(source, key)
+            result = self._generate(source, key, job.priority)
         except Exception as error:
             log.exception("thumbnail of %s could not be made", escape(source.rel))
             result = Result("failed", None, key, f"thumbnail could not be made: {type(error).__name__}")
@@ -223,16 +228,16 @@ class Thumbnailer:
             except Exception:
                 log.exception("on_ready failed for %s", escape(source.rel))
 
-    def _generate(self, source: Source, key: str) -> Result:
+    def _generate(self, source: Source, key: str, priority: cpu.Priority) -> Result:
         files = self._files(key)
         if source.kind == "video":
-            done, reason = self._make_video(source, key, files)
+            done, reason = self._make_video(source, key, files, priority)
         else:
             # One trip to the pool for the lock, the check and the image: each trip is a hand-off through the
             # hub, and while it is under way that pool thread makes nothing.
             formats = PHOTO_FORMATS + (("HEIF",) if images.heic_supported() else ())
-            done, reason = self._decode(_make_locked, key, files, source.path, self._box, self._max_pixels,
-                                        self._budget.total, formats)
+            done, reason = self._decode(priority, _make_locked, key, files, source.path, self._box,
+                                        self._max_pixels, self._budget.total, formats)
         if done is not None:
             return done
         if reason is None:
@@ -240,8 +245,9 @@ class Thumbnailer:
         log.info("no thumbnail for %s: %s", escape(source.rel), reason)
         return Result("failed", None, key, reason)
 
-    def _make_video(self, source: Source, key: str, files: _Files) -> tuple[Result | None, str | None]:
-        fd = cpu.run_cpu(_acquire, files.lock)  # another worker may be making this one: wait for it
+    def _make_video(self, source: Source, key: str, files: _Files,
+                    priority: cpu.Priority) -> tuple[Result | None, str | None]:
+        fd = cpu.run_cpu_at(priority, _acquire, files.lock)  # another worker may be making this one: wait for it
         try:
             done = _finished(key, files)
             if done is not None:
@@ -252,25 +258,25 @@ class Thumbnailer:
             except _Refused as error:
                 reason: str | None = str(error)
             else:
-                reason = self._decode(_make_file, frame, files.webp, self._box, self._max_pixels,
+                reason = self._decode(priority, _make_file, frame, files.webp, self._box, self._max_pixels,
                                       self._budget.total, ("PNG",))
             if reason is not None:
-                cpu.run_cpu(_write_atomic, files.marker, reason.encode())
+                cpu.run_cpu_at(priority, _write_atomic, files.marker, reason.encode())
             return None, reason
         finally:
             _release(files.lock, fd)
-    def _decode(self, make: Callable[..., T], *args: Any) -> T:
-        """make(*args, allowed_bytes=…) on the pool, holding that much of the decode budget. Waits happen here,
-        in this greenlet, never on a pool thread. Most decodes fit in a small first hold and take one trip;
-        one that needs more learns it from the header (_NeedsMore, nothing decoded) and goes again holding
+    def _decode(self, priority: cpu.Priority, make: Callable[..., T], *args: Any) -> T:
+        """make(*args, allowed_bytes=…) on the pool at `priority`, holding that much of the decode budget. Waits
+        happen here, in this greenlet, never on a pool thread. Most decodes fit in a small first hold and take one
+        trip; one that needs more learns it from the header (_NeedsMore, nothing decoded) and goes again holding
         exactly what it needs. An image over the whole budget is refused by _render from that header."""
         guess = min(OPTIMISTIC_HOLD_BYTES, self._budget.total // 8)
         with self._budget.hold(guess):
-            outcome = cpu.run_cpu(_within, make, args, guess)
+            outcome = cpu.run_cpu_at(priority, _within, make, args, guess)
         if not isinstance(outcome, _NeedsMore):
             return outcome
         with self._budget.hold(outcome.need):
-            return cpu.run_cpu(make, *args, allowed_bytes=outcome.need)
+            return cpu.run_cpu_at(priority, make, *args, allowed_bytes=outcome.need)
 
 
 def _within(make: Callable[..., T], args: tuple, allowed_bytes: int) -> T | _NeedsMore:

@@ -80,14 +80,15 @@ def thumbhash_of(webp: Path) -> str:
     return base64.b64encode(bytes(hashed)).decode("ascii")
 
 
-def outcome(source: Source, result: Result) -> Outcome | None:
-    """What the index must learn from `result` for `source`, the hash made on the pool; None: nothing new."""
+def outcome(source: Source, result: Result, priority: cpu.Priority = cpu.URGENT) -> Outcome | None:
+    """What the index must learn from `result` for `source`, the hash made on the pool at `priority`; None:
+    nothing new."""
     if not isinstance(source, IndexedSource) or not needs_recording(source, result.status):
         return None
     failed = result.status == "failed"
     placeholder = None
     if not failed and not source.has_placeholder and result.path is not None:
-        placeholder = cpu.run_cpu(thumbhash_of, result.path)
+        placeholder = cpu.run_cpu_at(priority, thumbhash_of, result.path)
     return Outcome(source, placeholder, failed if failed != source.thumb_failed else None)
 
 
@@ -132,7 +133,7 @@ class Recorder:
         self._pending: list[Outcome] = []
 
     def add(self, source: Source, result: Result) -> None:
-        found = outcome(source, result)
+        found = outcome(source, result, cpu.Priority(batch=True))  # the batch's work: requests go first
         if found is None:
             return
         with self._lock:

@@ -30,6 +30,7 @@ log = logging.getLogger("photonix.gallery")
 JOB_NAME = "thumbnails"
 PROGRESS_EVERY_S = 0.5
 ROWS_PER_QUERY = 1000
+BATCH_WORKERS_AHEAD = 1  # batch workers beyond the CPU threads (see make_missing)
 STATS_MAX_AGE_S = 10.0
 _stats_cache: dict[int, tuple[float, dict[str, int]]] = {}
 _stats_lock = threading.Lock()
@@ -115,7 +116,8 @@ def stats(thumbnailer: Thumbnailer, root: Path) -> dict[str, int]:
 
 def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
                  keep_going: Callable[[], bool] = lambda: True) -> tuple[int, int]:
-    """Make every missing thumbnail with as many parallel workers as CPU threads; returns (done, failed).
+    """Make every missing thumbnail as batch work on every CPU thread; returns (done, failed). A request for a
+    thumbnail goes first: it waits for a batch item running, never for the rest (services.cpu.Priority).
     The index learns what each teaches, and (not counted) what those made before teach: placeholders, failures.
     Resumable: what exists is skipped, so a stopped batch simply continues next time."""
     missing, unrecorded = _to_make(thumbnailer, root)
@@ -132,7 +134,7 @@ def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
                 source, counted = work.get_nowait()
             except queue.Empty:
                 return
-            result = thumbnailer.ensure(source) if os.path.exists(source.path) else None
+            result = thumbnailer.ensure(source, batch=True) if os.path.exists(source.path) else None
             if result is not None:
                 recorder.add(source, result)
             if counted:
@@ -141,7 +143,9 @@ def make_missing(thumbnailer: Thumbnailer, root: Path, progress: Progress,
                     tally["failed"] += result is None or result.status == "failed"
                 progress(tally["done"], len(missing), tally["failed"])
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(cpu.size())]
+    # One worker more than threads: its next item waits at the lane, so a thread that a batch item frees starts
+    # the next at once instead of idling while a worker records, reports and fetches its next item.
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(cpu.size() + BATCH_WORKERS_AHEAD)]
     for thread in threads:
         thread.start()
     for thread in threads:
