@@ -100,9 +100,10 @@ class ProbePool:
     def submit(self, folder: Path, entries: list[scanner.FileEntry]) -> Ticket:
         """Queue scanner.probe of each entry of `folder`; PoolFailed when the pool has failed."""
         ticket = Ticket((len(entries) + CHUNK - 1) // CHUNK, len(entries))
+        where = str(folder.absolute())  # the children run in another working directory
         for number, start in enumerate(range(0, len(entries), CHUNK)):
             files = [[entry.name, entry.kind] for entry in entries[start:start + CHUNK]]
-            self._queue.append((ticket, number, json.dumps({"folder": str(folder), "files": files}).encode() + b"\n"))
+            self._queue.append((ticket, number, json.dumps({"folder": where, "files": files}).encode() + b"\n"))
         self.pump()
         return ticket
 

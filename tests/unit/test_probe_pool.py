@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from models import Media
-from services.gallery import probe_pool
+from services.gallery import probe_pool, scanner
 from services.gallery.index import Indexer
 from tests.support import exif, images
 
@@ -105,6 +105,15 @@ def test_a_child_that_fails_leaves_the_scan_to_read_headers_itself(db, library, 
     monkeypatch.setattr(probe_pool, "CHILD_MODULE", "this")  # prints the Zen of Python and ends
     assert scan_rows(library, database) == expected
     assert "header reader processes failed" in caplog.text
+
+
+def test_a_folder_named_relative_to_this_process_is_read_there(tmp_path, monkeypatch):
+    for n in range(3):
+        images.jpeg(tmp_path / "album" / f"p{n}.jpg", (100 + n, 50))
+    monkeypatch.chdir(tmp_path)  # the children work in the checkout's folder, not here
+    entries = [scanner.FileEntry(f"p{n}.jpg", "photo", 0, 0.0) for n in range(3)]
+    with probe_pool.ProbePool(2) as pool:
+        assert [probe.width for probe in pool.probe(Path("album"), entries)] == [100, 101, 102]
 
 
 GATED_CHILD = """
