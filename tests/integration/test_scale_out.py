@@ -260,6 +260,44 @@ def test_two_nodes_watch_the_photos_once_and_both_show_a_new_photo(env, tmp_path
     assert "Traceback" not in a.log() + b.log()
 
 
+def all_at_once(urls: list[str]) -> list[tuple[requests.Response, float]]:
+    """GET every url from its own thread, all released together; each answer with the time it came."""
+    start = threading.Barrier(len(urls))
+
+    def fetch(url: str) -> tuple[requests.Response, float]:
+        start.wait()
+        return requests.get(url, timeout=60, headers=CLOSE), time.time()
+
+    with ThreadPoolExecutor(len(urls)) as pool:
+        return list(pool.map(fetch, urls))
+
+
+def test_two_nodes_sharing_the_data_folder_make_each_thumbnail_and_preview_once(env, tmp_path, db, redis_url,
+                                                                               photos_dir):
+    """Issue 24: with DATA_DIR (thumbs/, previews/) shared, a thumbnail or preview asked of both nodes at once is
+    made once: the other node waits on the file lock and sends the same file."""
+    images.png(photos_dir / "herd" / "big.png", (3000, 2000))  # 6 MP: real work for each request
+    shared = tmp_path / "shared-data"
+    with two_nodes(env, tmp_path, redis_url, PHOTONIX_DATA_DIR=str(shared),
+                   PHOTONIX_MAX_IMAGE_PIXELS="200000000") as (a, b):
+        wait_until(lambda: requests.get(a.url + "/api/settings/status", timeout=5, headers=CLOSE).json()["index"]
+                   .get("photos") == 1, WAIT_S, "the index")
+        for endpoint in ("thumbnail", "preview"):
+            urls = [f"{node.url}/api/{endpoint}?path=herd/big.png&v=1" for node in (a, b)] * 10
+            timed = all_at_once(urls)
+            assert {answer.status_code for answer, _ in timed} <= {200, 202}
+            for url in urls[:2]:  # each node, once the file is there
+                wait_until(lambda url=url: requests.get(url, timeout=30, headers=CLOSE).status_code == 200, WAIT_S,
+                           f"the {endpoint} on {url}")
+            first_ready = min([at for answer, at in timed if answer.status_code == 200] + [time.time()])
+            cache = shared / ("thumbs" if endpoint == "thumbnail" else "previews")
+            made = list(cache.rglob("*.webp"))
+            assert len(made) == 1, made
+            assert not [p for p in cache.rglob("*") if p.is_file() and p.suffix != ".webp"]  # no temp, lock, marker
+            assert made[0].stat().st_mtime <= first_ready  # written before the first answer, never rewritten after
+    assert "Traceback" not in a.log() + b.log()
+
+
 def rss(entries: list[tuple[str, str]]) -> bytes:
     items = "".join(f'<item><guid>{title}</guid><title>{title}</title><enclosure url="{url}" type="image/jpeg"/>'
                     "</item>" for title, url in entries)
