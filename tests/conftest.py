@@ -108,6 +108,16 @@ def empty_database_url(request, db_kind, database_url) -> str:
 
 
 @pytest.fixture
+def two_cpu_threads():
+    """The CPU pool at 2 threads (as on the 2-core target machine) for the test, then back to its default."""
+    from services import cpu
+
+    cpu.configure(2)
+    yield
+    cpu.configure(cpu.DEFAULT_SIZE)
+
+
+@pytest.fixture
 def photos_dir(tmp_path) -> Path:
     path = tmp_path / "photos"
     path.mkdir()

@@ -3,19 +3,14 @@ work and password checks each have their own lane, so neither waits behind the o
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from services import cpu
+from tests.support.scripts import run_script
 from tests.support.waiting import until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 GEVENT_SCRIPT = """
 from gevent import monkey
@@ -88,10 +83,8 @@ print(json.dumps({
 
 
 @pytest.fixture(autouse=True)
-def pool():
-    cpu.configure(2)
-    yield
-    cpu.configure(cpu.DEFAULT_SIZE)
+def pool(two_cpu_threads):
+    """Every test here runs with the CPU pool at 2 threads."""
 
 
 def test_returns_the_result_with_positional_and_keyword_arguments():
@@ -218,14 +211,7 @@ def test_configure_refuses_an_empty_pool():
 
 
 def test_under_gevent_a_dedicated_pool_keeps_the_hub_serving(tmp_path):
-    script = tmp_path / "gevent_cpu.py"
-    script.write_text(GEVENT_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=ROOT, env={"PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_script(tmp_path, GEVENT_SCRIPT)
     assert report["hashes_ok"] and report["dedicated_pool"]
     assert report["error"] == "ZeroDivisionError" and report["busy_after"] == 0
     # The control shows the check can see a stall: a job run on the hub itself blocks it.

@@ -4,20 +4,15 @@ counted at a gate the test opens one task at a time, never timed."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from services import cpu
+from tests.support.scripts import run_script
 from tests.support.waiting import FAILSAFE_S, until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # The server's case: greenlets hand the work to gevent's pool. The pool's tasks are held by a native semaphore
 # the main greenlet releases one at a time; the hub keeps running meanwhile.
@@ -69,10 +64,8 @@ print(json.dumps({"started": started, "busy_after": cpu.busy()}))
 
 
 @pytest.fixture(autouse=True)
-def pool():
-    cpu.configure(2)
-    yield
-    cpu.configure(cpu.DEFAULT_SIZE)
+def pool(two_cpu_threads):
+    """Every test here runs with the CPU pool at 2 threads."""
 
 
 class Gate:
@@ -150,12 +143,7 @@ def test_run_lowered_lowers_its_own_thread_and_returns_or_raises():
 
 
 def test_under_gevent_urgent_and_promoted_work_go_before_the_batch(tmp_path):
-    script = tmp_path / "gevent_priority.py"
-    script.write_text(GEVENT_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={"PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_script(tmp_path, GEVENT_SCRIPT)
     assert report["started"][:2] == ["batch-0", "batch-1"]
     assert sorted(report["started"][2:4]) == ["promoted", "urgent"]  # both before the batch-2 waiting longer
     assert report["started"][4] == "batch-2" and report["busy_after"] == 0

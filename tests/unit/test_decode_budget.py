@@ -3,9 +3,6 @@ decodes wait for each other in the caller's thread or greenlet."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -16,9 +13,9 @@ from services import decode_budget
 from services.decode_budget import Budget, OverBudget
 from tests.support import images
 from tests.support.flat_png import flat_png
+from tests.support.scripts import run_script
 from tests.support.waiting import until
 
-ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 WAIT_S = 10.0  # an upper bound for something that happens at once; never reached when the code is right
 
@@ -187,10 +184,5 @@ print(json.dumps(log))
 
 
 def test_under_gevent_a_waiting_greenlet_leaves_the_hub_running(tmp_path):
-    script = tmp_path / "gevent_budget.py"
-    script.write_text(GEVENT_SCRIPT)
-    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={"PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+    assert run_script(tmp_path, GEVENT_SCRIPT) == [
         "first in", "ticked while waiting: True", "first out", "second in"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from config import ConfigError, load_config
-from services import cpu
 from services.gallery import thumbs as gallery_thumbs
 from services.paths import resolve
 from services.thumbnails import Source, Thumbnailer
@@ -19,10 +18,8 @@ SIZE = 512  # the smallest preview size: small test images still get shrunk
 
 
 @pytest.fixture(autouse=True)
-def pool():
-    cpu.configure(2)
-    yield
-    cpu.configure(cpu.DEFAULT_SIZE)
+def pool(two_cpu_threads):
+    """Every test here runs with the CPU pool at 2 threads."""
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -16,17 +13,17 @@ import pytest
 from defusedxml import ElementTree
 from PIL import Image, ImageCms
 
-from services import cpu, thumbnails
 from services import images as images_module
+from services import thumbnails
 from services.decode_budget import Budget
 from services.thumbnails import Result, Source, Thumbnailer, placeholder_svg
 from tests.support import images, waiting
 from tests.support.flat_png import flat_png
 from tests.support.made import opened, source_of, transposed_sizes
+from tests.support.scripts import run_script
 from tests.support.servers import require_binary
 from tests.support.waiting import until
 
-ROOT = Path(__file__).resolve().parents[2]
 WIDTH = 500
 MAX_PIXELS = 200_000_000
 MIB = 1024 * 1024
@@ -70,10 +67,8 @@ print(json.dumps(found))
 
 
 @pytest.fixture(autouse=True)
-def pool():
-    cpu.configure(2)
-    yield
-    cpu.configure(cpu.DEFAULT_SIZE)
+def pool(two_cpu_threads):
+    """Every test here runs with the CPU pool at 2 threads."""
 
 
 @pytest.fixture
@@ -408,12 +403,7 @@ def test_placeholder_svgs_are_small_and_self_contained(kind):
 
 
 def test_under_gevent_photos_and_videos_are_made(tmp_path):
-    script = tmp_path / "gevent_thumbs.py"
-    script.write_text(GEVENT_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), FFMPEG or ""], cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["ok"] * (2 if FFMPEG else 1)
+    assert run_script(tmp_path, GEVENT_SCRIPT, str(tmp_path), FFMPEG or "") == ["ok"] * (2 if FFMPEG else 1)
     assert os.path.isdir(tmp_path / "cache")
 
 

@@ -23,10 +23,8 @@ NAMES = [f"{letter}.jpg" for letter in "abcdefgh"]
 
 
 @pytest.fixture(autouse=True)
-def pool():
-    cpu.configure(2)
-    yield
-    cpu.configure(cpu.DEFAULT_SIZE)
+def pool(two_cpu_threads):
+    """Every test here runs with the CPU pool at 2 threads."""
 
 
 @pytest.fixture
