@@ -8,7 +8,9 @@ from pathlib import Path
 
 from tests.support import images
 from tests.support.servers import Gunicorn
+from tests.support.waiting import until
 
+SCAN_TIMEOUT_S = 60.0  # a failsafe: the first scan of these few photos ends within a second
 COLORS = [(200, 80, 40), (40, 120, 200), (60, 180, 90), (220, 200, 40), (120, 40, 160)]
 ALBUMS = {"Holidays": ["beach.jpg", "harbour.jpg", "lighthouse.jpg", "sunset.jpg"],
           "Family": ["birthday.jpg", "garden.jpg"]}
@@ -26,7 +28,10 @@ def make_gallery(photos: Path) -> dict[str, list[str]]:
 
 @contextlib.contextmanager
 def gallery_server(env: dict[str, str], tmp_path: Path, **extra: str) -> Iterator[Gunicorn]:
+    """The server, once its first scan has ended: until then an album's count and cover may still be 0 and none
+    (its folder listed by a browse, its photos not yet reached by the scan), as a user would see them."""
     with Gunicorn({**env, "PHOTONIX_SSE_HEARTBEAT_SECONDS": "5", **extra}, tmp_path / "gunicorn.log") as server:
+        until(lambda: "index scan:" in server.log(), "the server's first scan never ended", SCAN_TIMEOUT_S)
         yield server
 
 
