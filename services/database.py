@@ -56,6 +56,7 @@ BACKFILLS = (("media", "taken_key", '"mtime"'),)
 # media, so that any page is a range of one. {natural} is sort_key as browse compares it, then the id that ends
 # each order: PostgreSQL needs both spelt out, SQLite ends every index with the rowid (the id) anyway.
 ADDED_INDEXES = (("media_taken_key", "media", "taken_key"),
+                 ("media_kind", "media", "kind"),  # GET /api/settings/status counts the videos through it
                  ("media_browse_name", "media", "folder_hash, {natural}"),
                  ("media_browse_mtime", "media", "folder_hash, mtime, {natural}"),
                  ("media_browse_mtime_desc", "media", "folder_hash, mtime DESC, {natural}"),
