@@ -7,7 +7,6 @@ services/events.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from peewee import fn
@@ -15,30 +14,32 @@ from peewee import fn
 from models import Event as EventRow
 from services.database import run_built
 
-_QUERIES: dict[str, Callable[[], Any]] = {
-    "newest": lambda: EventRow.select(fn.MAX(EventRow.id)),
-    "oldest": lambda: EventRow.select(fn.MIN(EventRow.id)),
-    # `after` and `limit` are parameters; the 0 and 1 here only give them their places.
-    "after": lambda: EventRow.select(EventRow.id, EventRow.type, EventRow.data, EventRow.created_at,
-                                     EventRow.audience).where(EventRow.id > 0).order_by(EventRow.id).limit(1),
-}
-
 
 def newest_id() -> int:
     """The id of the newest event, or 0 when there is none."""
-    return int(_run("newest").fetchone()[0] or 0)
+    return int(run_built(_newest).fetchone()[0] or 0)
 
 
 def oldest_id() -> int | None:
     """The id of the oldest retained event, or None when there is none."""
-    found = _run("oldest").fetchone()[0]
+    found = run_built(_oldest).fetchone()[0]
     return None if found is None else int(found)
 
 
 def rows_after(after: int, limit: int) -> list[tuple[int, str, dict[str, Any], float, str]]:
     """Up to `limit` events with an id above `after`, oldest first: (id, type, data, created_at, audience)."""
-    return [(int(row[0]), row[1], json.loads(row[2]), row[3], row[4]) for row in _run("after", after, limit)]
+    return [(int(row[0]), row[1], json.loads(row[2]), row[3], row[4]) for row in run_built(_after, (after, limit))]
 
 
-def _run(name: str, *params: Any) -> Any:
-    return run_built(_QUERIES[name], params)
+def _newest() -> Any:
+    return EventRow.select(fn.MAX(EventRow.id))
+
+
+def _oldest() -> Any:
+    return EventRow.select(fn.MIN(EventRow.id))
+
+
+def _after() -> Any:
+    """`after` and `limit` are parameters: the 0 and 1 here only give them their places."""
+    return (EventRow.select(EventRow.id, EventRow.type, EventRow.data, EventRow.created_at, EventRow.audience)
+            .where(EventRow.id > 0).order_by(EventRow.id).limit(1))

@@ -79,7 +79,7 @@ def matching(text: str, *columns: Field) -> tuple[Any, int | None]:
     model = columns[0].model
     if is_postgres() and _planned_rows(model, contains(text, *columns)) < RARE_EXPECTED_SHARE * COUNTED_MAX:
         return contains(text, *columns), None
-    found = _counted(model, _count_source(text, columns, model))
+    found = counted(_count_source(text, columns, model))
     return (_scan(text, columns) if found >= COUNTED_MAX else contains(text, *columns)), found
 
 
@@ -140,7 +140,7 @@ def _too_common(_database: int, _period: int, model: type[Model], where: str, pa
 
 def _count_source(text: str, columns: tuple[Field, ...], model: type[Model]) -> tuple[str, list]:
     """A SELECT whose rows are the rows containing `text`, each once, read straight from the index when there is one
-    (SQLite: the FTS5 table or its instances; an IN over them would read every match first), for _counted."""
+    (SQLite: the FTS5 table or its instances; an IN over them would read every match first), for counted."""
     names = [column.column_name for column in columns]
     table = fts_table(model)
     indexed = set(names) <= set(SEARCHED.get(model, ()))
@@ -156,7 +156,8 @@ def _count_source(text: str, columns: tuple[Field, ...], model: type[Model]) -> 
     return model.select(SQL("1")).where(condition).sql()
 
 
-def _counted(model: type[Model], source: tuple[str, list]) -> int:
+def counted(source: tuple[str, list]) -> int:
+    """min(rows of the SELECT `source` (its SQL and parameters), COUNTED_MAX): it stops reading there."""
     select, params = source
     return database.execute_sql(f"SELECT count(*) FROM ({select} LIMIT {COUNTED_MAX}) AS found", params).fetchone()[0]  # noqa: S608
 

@@ -87,5 +87,4 @@ def _shown_total(found: int, media_start: int, shown: int, more: bool) -> tuple[
 
 def _counted(query: Any) -> int:
     """min(rows of `query`, search.COUNTED_MAX)."""
-    counting = query.order_by().select(SQL("1")).limit(search.COUNTED_MAX)
-    return query.model.select(fn.COUNT(SQL("*"))).from_(counting.alias("found")).scalar()
+    return search.counted(query.order_by().select(SQL("1")).sql())
