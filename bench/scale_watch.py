@@ -16,7 +16,7 @@ import requests
 from bench import data
 from bench.context import Context
 from bench.index_scan import url_of
-from bench.server import BenchServer, timed_get
+from bench.server import REQUEST_TIMEOUT_S, BenchServer
 from bench.stats import Row, Summary, Target
 
 ROUNDS = (5, 2)  # full, quick
@@ -58,7 +58,7 @@ def _until(session: requests.Session, url: str, name: str, count: int) -> float:
     """When the search for `name` first answers `count` results."""
     deadline = time.monotonic() + SHOW_TIMEOUT_S
     while time.monotonic() < deadline:
-        _, response = timed_get(session, url + "/api/search?" + urlencode({"q": name}))
+        response = session.get(url + "/api/search?" + urlencode({"q": name}), timeout=REQUEST_TIMEOUT_S)
         if response.json()["totalResults"] == count:
             return time.perf_counter()
         time.sleep(POLL_S)
