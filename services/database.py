@@ -189,9 +189,10 @@ def init_db() -> None:
         for table, column, value in BACKFILLS:  # an indexed IS NULL: nothing to do after the first time
             with database.atomic():
                 database.execute_sql(f'UPDATE "{table}" SET "{column}" = {value} WHERE "{column}" IS NULL')  # noqa: S608
-        from services.gallery import search  # imported here: it builds on this module
+        from services.gallery import listing, search  # imported here: they build on this module
 
         search.init_indexes()  # name search's FTS5 tables or pg_trgm indexes
+        listing.init_change_log()  # PostgreSQL: which transactions changed what listings count
 
 
 def _add_column(table: str, column: str, definition: str) -> None:

@@ -141,7 +141,7 @@ def breadcrumbs(rel: str) -> list[tuple[str, str]]:
 
 
 def _page_after(parts: list[keyset.Part], cursors: keyset.Cursors, at: keyset.Position, limit: int) -> Page:
-    with database.atomic():  # one snapshot for the counts and the rows
+    with listing.snapshot():  # one snapshot for the counts and the rows
         total = sum(part.count() for part in parts)
         rows = keyset.rows_after(parts, at, limit + 1)  # one more than shown: is there a next page?
     shown = rows[:limit]
@@ -189,7 +189,7 @@ def _media_order(sort: str) -> tuple[keyset.Key, ...]:
 
 def page_of(albums, media, page: int, limit: int) -> Page:
     """Page `page` of the albums query's rows followed by the media query's (albums None: media only)."""
-    with database.atomic():  # one snapshot for the counts and the rows
+    with listing.snapshot():  # one snapshot for the counts and the rows
         album_total = listing.count(albums) if albums is not None else 0
         media_total = listing.count(media)
         start = (page - 1) * limit

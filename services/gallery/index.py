@@ -24,7 +24,7 @@ from models import Folder, FolderMonth, Media, View
 from services import cpu, db_upkeep, jobs, settings
 from services.cpu import run_cpu
 from services.database import analyze, run_built, write_transaction
-from services.gallery import details, probe_pool, scanner, timeline, videometa
+from services.gallery import details, listing, probe_pool, scanner, timeline, videometa
 from services.gallery.aggregates import update_aggregates
 from services.gallery.index_rows import (
     BATCH_ROWS,
@@ -49,6 +49,7 @@ STATE_KEY = "index-state"
 META_VERSION = details.META_VERSION
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
+LISTING_CHANGES_PRUNE_INTERVAL_S = 600.0  # PostgreSQL: thumbnails and details write media rows between scans
 JOB_NAME = "index"
 Publish = Callable[[str, dict[str, Any]], Any]
 
@@ -298,6 +299,7 @@ def register_job(root: Path, interval_s: float, publish: Publish) -> None:
     jobs.register_periodic(JOB_NAME, interval_s, lambda: Indexer(root, publish).scan(keep_going=jobs.is_leader))
     jobs.register_periodic("prune-views", VIEWS_PRUNE_INTERVAL_S,
                            lambda: View.delete().where(View.viewed_at < time.time() - VIEWS_KEPT_S).execute())
+    jobs.register_periodic("prune-listing-changes", LISTING_CHANGES_PRUNE_INTERVAL_S, listing.prune_changes)
 
 
 def index_status() -> dict[str, Any]:
@@ -313,7 +315,9 @@ def index_status() -> dict[str, Any]:
 
 def _tidy(stats: ScanStats) -> None:
     """After a scan or a sync: the planner's statistics refreshed after a bulk change (a first index, a big import
-    the watcher saw), the file's free pages given back after big removals (services/db_upkeep.py decides)."""
+    the watcher saw), the file's free pages given back after big removals (services/db_upkeep.py decides), the
+    transactions recorded for remembered counts forgotten (PostgreSQL; services/gallery/listing.py)."""
+    listing.prune_changes()
     if stats.bulk_change():
         analyze(PLANNED_TABLES)
     if stats.removed:

@@ -9,7 +9,6 @@ from typing import Any
 
 from peewee import SQL, fn
 
-from models import database
 from services.database import is_postgres
 from services.gallery import listing, search
 from services.gallery.browse import Page
@@ -47,7 +46,7 @@ def page_of(albums: Any, media: Any, page: int, limit: int, media_found: int | N
     are `few` (a rare text's: the page's query reads and sorts them all), counted by the query that reads the
     page). With that many or more the total is a lower bound: search.COUNTED_MAX, or where this page's rows end
     and one past them when more follow; when this page reaches the last row, it is exact again."""
-    with database.atomic():  # one snapshot for the counts and the rows
+    with listing.snapshot():  # one snapshot for the counts and the rows
         album_total = listing.count(albums) if albums is not None else 0
         start = (page - 1) * limit
         album_rows = listing.rows(albums.offset(start).limit(limit)) if start < album_total else []
