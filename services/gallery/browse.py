@@ -27,6 +27,7 @@ MAX_LIMIT = 200
 MAX_QUERY_CHARS = 200
 MAX_VIEWS_LISTED = 100
 MAX_VIEWS_PER_VIEWER = MAX_VIEWS_LISTED  # rows kept per viewer: more could never be listed
+DEEP_OFFSET = 1000  # numbered album pages starting this far into the media are read as keyset ranges
 
 
 # Rows are namedtuples with these columns (services/gallery/listing.py; model instances cost ~7 ms more per page
@@ -69,6 +70,9 @@ def album_page(rel: str, viewer: str | None, sort: str, page: int, limit: int, c
     cursors = keyset.Cursors(secret, f"{sort}:{key}", parts)
     if cursor:
         return _page_after(parts, cursors, cursors.read(cursor), limit)
+    deep = _deep_position(parts, (page - 1) * limit)
+    if deep is not None:
+        return _page_after(parts, cursors, deep, limit)
     found = page_of(parts[0].ordered(), parts[1].ordered(), page, limit)
     last = (1, found.media[-1]) if found.media else (0, found.albums[-1]) if found.albums else None
     served = (page - 1) * limit + len(found.albums) + len(found.media)
@@ -148,6 +152,19 @@ def _page_after(parts: list[keyset.Part], cursors: keyset.Cursors, at: keyset.Po
     following = cursors.make(*shown[-1], at.served + limit) if len(rows) > limit else None
     return Page([row for part, row in shown if part == 0], [row for part, row in shown if part == 1],
                 at.served // limit + 1, limit, total, following)
+
+
+def _deep_position(parts: list[keyset.Part], start: int) -> keyset.Position | None:
+    """Where a numbered page far into an album's media starts, as a keyset position: the keys of the row before it,
+    read from the order's index alone (OFFSET over index entries, no row fetched), so that the page itself is an
+    index range like a cursor's. None for a page near the start (OFFSET is as quick there), among the albums, or
+    past the end."""
+    album_total = parts[0].count()
+    offset = start - album_total
+    if offset < DEEP_OFFSET:
+        return None
+    before = listing.rows(parts[1].ordered(keys_only=True).offset(offset - 1).limit(1))
+    return keyset.Position(1, keyset.keys_of(before[0], parts[1].order), start) if before else None
 
 
 def _albums_of(key: str, viewer: str | None):

@@ -41,11 +41,12 @@ class Part:
         changes)."""
         return listing.count(self.query)
 
-    def ordered(self):
-        """The part's rows in order, each with its keys selected as k0, k1, …"""
+    def ordered(self, keys_only: bool = False):
+        """The part's rows in order, each with its keys selected as k0, k1, … (keys_only: nothing else, which the
+        order's index alone can answer)."""
         keys = [key.expr.alias(f"{KEY_PREFIX}{n}") for n, key in enumerate(self.order)]
-        return self.query.select_extend(*keys).order_by(*[k.expr.desc() if k.descending else k.expr
-                                                          for k in self.order])
+        selected = self.query.select(*keys) if keys_only else self.query.select_extend(*keys)
+        return selected.order_by(*[k.expr.desc() if k.descending else k.expr for k in self.order])
 
 
 @dataclass(frozen=True)
