@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from errors import AppError
 from models import Feed, FeedEntry
 from services import cpu, lease
-from services.database import close_connection, write_transaction
+from services.database import close_connection, insert_ignoring_conflicts, write_transaction
 from services.downloads import feeds, images, logs, options, store, tasks
 from services.downloads.fetch import Fetcher, FetchPolicy
 from services.gallery.keys import parent_of
@@ -265,14 +265,13 @@ def _remember(feed: Feed, parsed: feeds.ParsedFeed, result: Any) -> int:
     rows = [(feed.id, e.key, e.title, e.link, json.dumps(list(e.image_urls)), e.published, now,
              "excluded" if feeds.is_excluded(e, keywords) else "new", 0.0)
             for e in parsed.entries if e.key not in known]
-    fields = [FeedEntry.feed, FeedEntry.entry_key, FeedEntry.title, FeedEntry.link, FeedEntry.image_urls,
-              FeedEntry.published, FeedEntry.seen_at, FeedEntry.status, FeedEntry.next_attempt_at]
+    fields = (FeedEntry.feed, FeedEntry.entry_key, FeedEntry.title, FeedEntry.link, FeedEntry.image_urls,
+              FeedEntry.published, FeedEntry.seen_at, FeedEntry.status, FeedEntry.next_attempt_at)
     # Oldest first, so a feed's back catalogue lands in the order it was published.
     rows.reverse()
     for start in range(0, len(rows), ROWS_PER_TRANSACTION):
         with write_transaction():
-            batch = rows[start:start + ROWS_PER_TRANSACTION]
-            FeedEntry.insert_many(batch, fields=fields).on_conflict_ignore().execute()
+            insert_ignoring_conflicts(FeedEntry, fields, rows[start:start + ROWS_PER_TRANSACTION])
     values: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                               "entries_seen": Feed.entries_seen + len(rows)}
     if not feed.title and parsed.title:
