@@ -13,6 +13,8 @@ from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import (
+    ai,
+    albums,
     auth,
     browse,
     downloads,
@@ -29,6 +31,7 @@ from blueprints import (
     shares,
     thumbnails,
     timeline,
+    video,
     zips,
 )
 from blueprints._auth import init_auth
@@ -41,6 +44,7 @@ from services.database import bind_database, close_connection, open_database
 from services.gallery.thumbs import make_previewer, make_thumbnailer
 from services.static_assets import StaticAssets
 from services.streams import StreamSlots
+from services.video.batch import make_renditions
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # flask-compress: whole JSON/HTML answers of 1 KiB or more, brotli or gzip as the client prefers. Streamed answers
@@ -64,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["photonix"] = config
     app.extensions["photonix_thumbnailer"] = make_thumbnailer(config)
     app.extensions["photonix_previewer"] = make_previewer(config)
+    app.extensions["photonix_videos"] = make_renditions(config)
     app.extensions["photonix_streams"] = StreamSlots(config.sse_max_per_ip)
     app.extensions["photonix_static"] = StaticAssets(resources.path("static"))
     _configure_logging(config)
@@ -77,7 +82,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.before_request(refuse_cross_site)  # before the rate limit, auth and lockout
     init_auth(app)
     for blueprint in (health.bp, auth.bp, settings.bp, browse.bp, files.bp, info.bp, search.bp, timeline.bp,
-                      thumbnails.bp, events.bp, downloads.bp, zips.bp, feeds.bp, shares.bp, openapi.bp, pages.bp):
+                      thumbnails.bp, events.bp, downloads.bp, zips.bp, feeds.bp, shares.bp, ai.bp, video.bp, albums.bp,
+                      openapi.bp,
+                      pages.bp):
         app.register_blueprint(blueprint)
     return app
 

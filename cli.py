@@ -198,6 +198,40 @@ def thumbs(niceness: int) -> None:
     click.echo(f"{done - failed} thumbnails made, {failed} failed" + (" (see the log for reasons)" if failed else ""))
 
 
+@main.command("videos", with_appcontext=False)
+@click.option("--retry-failed", is_flag=True, help="Try again the videos ffmpeg could not read before.")
+def videos(retry_failed: bool) -> None:
+    """Make every missing HLS rendition now, with a progress bar.
+
+    ffmpeg runs niced, PHOTONIX_VIDEO_THREADS at a time; resumable."""
+    from services.video import batch as video_batch
+
+    config = _config_or_exit()
+    _prepare_database(config)
+    renditions = video_batch.make_renditions(config)
+    if not renditions.enabled:
+        click.echo("ffmpeg and ffprobe are not installed: videos play as their original files", err=True)
+        sys.exit(1)
+    if retry_failed:
+        video_batch.forget_failures(renditions)
+    bar = None
+
+    def progress(path: str, fraction: float, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="videos", show_pos=True)
+        bar.update(done - bar.pos)
+
+    try:
+        made, failed = video_batch.make_missing(renditions, config.photos_dir, progress, config.video_threads)
+    finally:
+        database.close_connection()
+    if bar is not None:
+        bar.render_finish()
+    click.echo(f"{made} videos made ready for streaming, {failed} failed" +
+               (" (see the log for reasons)" if failed else ""))
+
+
 @main.group("feeds")
 def feeds() -> None:
     """Run the download center's feed subscriptions."""

@@ -105,6 +105,8 @@ class Config:
     ipv6_prefix: int = 64
     max_image_pixels: int = 200_000_000
     decode_memory_mb: int = 512
+    video_direct_max_mb: int = 200
+    video_threads: int = 1
     dev: bool = False
     rate_limit: str = "3000/minute"
 
@@ -203,6 +205,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         "ipv6_prefix": r.integer("IPV6_PREFIX", 64, 32, 128),
         "max_image_pixels": r.integer("MAX_IMAGE_PIXELS", 200_000_000, 1_000_000, 10_000_000_000),
         "decode_memory_mb": r.integer("DECODE_MEMORY_MB", 512, 16, 1_048_576),
+        "video_direct_max_mb": r.integer("VIDEO_DIRECT_MAX_MB", 200, 1, 1_048_576),
+        "video_threads": r.integer("VIDEO_THREADS", 1, 1, 16),
         "rate_limit": _rate_limit(r),
     }
     if values["workers"] > 1 and values["redis_url"] is None:

@@ -283,3 +283,38 @@ class SharePasswordInvalid(Unauthorized):
 class DownloadsDisabled(Forbidden):
     code = "DOWNLOADS_DISABLED"
     message = "Downloading albums is turned off here."
+
+
+class AlbumDeleteDisabled(Forbidden):
+    code = "ALBUM_DELETE_DISABLED"
+    message = "Deleting albums is turned off; the owner can turn on allowAlbumDelete in the settings."
+
+
+class AiNotConfigured(ServiceUnavailable):
+    """AI captions are off, or on without a url and model (services/ai/settings.py)."""
+
+    code = "AI_NOT_CONFIGURED"
+    message = "AI captions are not set up on this server."
+
+
+class AiUnavailable(AppError):
+    """The AI server failed: unreachable, refused by the address guard, too slow, too large, or an error
+    status (`upstreamStatus`, null when there was no answer)."""
+
+    status = 502
+    code = "AI_UNAVAILABLE"
+    message = "The AI server could not describe this photo."
+
+
+class AiQuota(TooManyRequests):
+    code = "AI_QUOTA"
+    message = "This address has used its AI captions for today."
+
+    def __init__(self, limit: int, retry_after_s: int):
+        super().__init__(limit=limit, retryAfterSeconds=retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+class NotAPhoto(BadRequest):
+    code = "NOT_A_PHOTO"
+    message = "Only photos can be described."

@@ -37,14 +37,20 @@ control_socket_disable = True
 
 def post_worker_init(worker):
     from services import events, jobs
+    from services.albums import actions
     from services.downloads import scheduler
     from services.gallery import index, thumbs, watcher
+    from services.settings import auth_state
+    from services.video import batch as video_batch
 
     config = worker.wsgi.extensions["photonix"]
-    index.register_job(config.photos_dir, config.scan_interval_seconds, events.publish)
-    watcher.register_job(config.photos_dir, config.watch, events.publish)
+    publish = video_batch.following_index(events.publish)  # new videos get their HLS rendition at once
+    index.register_job(config.photos_dir, config.scan_interval_seconds, publish)
+    watcher.register_job(config.photos_dir, config.watch, publish)
     thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
+    video_batch.register_job(worker.wsgi.extensions["photonix_videos"], config.photos_dir, config.video_threads)
     scheduler.register_job(scheduler.make_runner(config.photos_dir, config.max_image_pixels))
+    actions.register_job(config.photos_dir, config.data_dir, lambda: auth_state().trash_days)
     jobs.start_background(config)
     _end_streams_on_sigterm(worker)
 

@@ -21,6 +21,7 @@ from services.gallery import visitors
 from services.gallery.index import Indexer
 from services.gallery.keys import version
 from services.paths import GalleryPath, is_listed_path, media_kind, normalise, resolve
+from services.video.playable import VideoFacts
 
 VISITOR_COOKIE = "visitor_id"
 VISITOR_COOKIE_DAYS = 365
@@ -108,11 +109,13 @@ class ItemUrls:
     file: str
     thumbnail: str
     preview: str
+    video: str
 
     @classmethod
     def of_request(cls) -> ItemUrls:
         root = request.script_root
-        return cls(f"{root}/api/file/", f"{root}/api/thumbnail?path=", f"{root}/api/preview?path=")
+        return cls(f"{root}/api/file/", f"{root}/api/thumbnail?path=", f"{root}/api/preview?path=",
+                   f"{root}/api/video/")
 
     def thumbnail_of(self, rel: str, mtime: float) -> str:
         return f"{self.thumbnail}{quoted(rel)[1]}&v={version(mtime)}"
@@ -148,7 +151,19 @@ def media_json(media: Any, urls: ItemUrls | None = None) -> dict[str, Any]:  # a
             "originalUrl": urls.file + in_path, "thumbnailUrl": urls.thumbnail + query,
             # Videos play in the lightbox; /api/preview still answers their frame, as a poster.
             "previewUrl": urls.preview + query if media.kind == "photo" else None,
-            "placeholder": media.placeholder or None}  # ThumbHash, base64; "" (could not be made) is None too
+            "placeholder": media.placeholder or None,  # ThumbHash, base64; "" (could not be made) is None too
+            **(video_json(media, urls) if media.kind == "video" else {})}
+
+
+def video_json(media: Any, urls: ItemUrls | None = None) -> dict[str, Any]:
+    """How the lightbox plays a video: `playable` direct|hls|pending|failed, and `hlsUrl` once its rendition is
+    made (a row with path, size, mtime, codec and audio_codec)."""
+    urls = urls or ItemUrls.of_request()
+    in_path = quoted(media.path)[0]
+    facts = VideoFacts(media.path, media.size, media.codec, media.audio_codec)
+    playable, key = current_app.extensions["photonix_videos"].playable(facts, media.mtime)
+    hls = f"{urls.video}{in_path}/master.m3u8?v={version(media.mtime)}" if key else None
+    return {"playable": playable, "hlsUrl": hls}
 
 
 def page_json(page) -> dict[str, Any]:

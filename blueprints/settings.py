@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify
 from blueprints._auth import admin_required, optional_viewer, request_auth_state
 from blueprints._http import app_config, json_body
 from services import jobs, settings
+from services.ai import settings as ai_settings
 from services.gallery import index
 from services.version import VERSION
 
@@ -46,4 +47,5 @@ def _public_settings(state: settings.AuthState):
                    adminSecretConfigured=app_config().admin_secret is not None,
                    siteTitle=state.site_title, showLocation=state.show_location,
                    allowNeverExpiringShares=state.allow_never_expiring_shares,
-                   allowZipDownloads=state.allow_zip_downloads, version=VERSION)
+                   allowZipDownloads=state.allow_zip_downloads, allowAlbumDelete=state.allow_album_delete,
+                   trashDays=state.trash_days, aiCaptions=ai_settings.load().ready, version=VERSION)

@@ -96,6 +96,7 @@ class Media(BaseModel):
     gps_alt = peewee.DoubleField(null=True)  # metres
     duration = peewee.DoubleField(null=True)  # seconds, videos
     codec = peewee.TextField(null=True)  # videos
+    audio_codec = peewee.TextField(null=True)  # videos: the first audio stream's codec, None without sound
     meta_version = peewee.IntegerField(default=0)  # below services.gallery.index.META_VERSION: read again
     # Learnt from its thumbnail (services/gallery/placeholders.py); a changed file gets a new row without them.
     placeholder = peewee.TextField(null=True)  # ThumbHash, base64 ("": the thumbnail could not be read)
@@ -224,5 +225,21 @@ class DownloadLog(BaseModel):
     created_at = peewee.DoubleField()
 
 
+class Caption(BaseModel):
+    """An AI caption of one photo version (path, mtime, size) for one model and prompt (services/ai/captions.py).
+    `key` hashes all of them; a changed prompt gets a new row, and a changed file's first new caption drops the old."""
+
+    key = peewee.CharField(max_length=64, unique=True)
+    path_hash = peewee.CharField(max_length=40, index=True)
+    path = peewee.TextField()
+    mtime = peewee.DoubleField()
+    size = peewee.BigIntegerField()
+    model = peewee.TextField()
+    language = peewee.CharField(max_length=16, default="")
+    text = peewee.TextField()
+    text_folded = peewee.TextField()  # services.gallery.keys.fold(text): search finds photos by their caption
+    created_at = peewee.DoubleField()
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (Setting, Event, Lease, Folder, Media, FolderMonth, View, Feed, FeedEntry,
-                                           Download, DownloadLog, RevokedSession, Share)
+                                           Download, DownloadLog, RevokedSession, Share, Caption)

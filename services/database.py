@@ -45,7 +45,7 @@ ADDED_COLUMNS = (
         ("f_number", "DOUBLE PRECISION"), ("exposure_time", "DOUBLE PRECISION"), ("iso", "INTEGER"),
         ("gps_lat", "DOUBLE PRECISION"), ("gps_lon", "DOUBLE PRECISION"), ("gps_alt", "DOUBLE PRECISION"),
         ("duration", "DOUBLE PRECISION"), ("codec", "TEXT"), ("meta_version", "INTEGER NOT NULL DEFAULT 0"),
-        ("placeholder", "TEXT"), ("thumb_failed", "INTEGER NOT NULL DEFAULT 0"))),
+        ("placeholder", "TEXT"), ("thumb_failed", "INTEGER NOT NULL DEFAULT 0"), ("audio_codec", "TEXT"))),
     (Folder, "cover_placeholder", "TEXT"),
 )
 # Values an older database's rows get for an added column until the next scan reads them again (table, column,

@@ -40,6 +40,8 @@ AUDIENCES = {
     "thumbnail-generated": EVERYONE, "thumbnail-progress": EVERYONE, "thumbnail-batch-complete": EVERYONE,
     "index-progress": EVERYONE, "index-complete": EVERYONE, "album-changed": EVERYONE,
     "settings-changed": EVERYONE, "auth-changed": EVERYONE,
+    "video-progress": EVERYONE, "video-ready": EVERYONE, "video-failed": EVERYONE,
+    "video-batch-complete": EVERYONE,
     "download-progress": ADMIN, "download-complete": ADMIN, "download-error": ADMIN,
 }
 

@@ -20,7 +20,8 @@ MAX_PATH_CHARS = 2048
 MAX_DEPTH = 32
 MAX_NAME_BYTES = 255
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".mov", ".m4v"})
+# .avi .mkv .wmv .3gp play in the browser through their HLS rendition (services/video/).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv", ".wmv", ".3gp"})
 _KIND_BY_SUFFIX = {**dict.fromkeys(PHOTO_EXTENSIONS, "photo"), **dict.fromkeys(VIDEO_EXTENSIONS, "video")}
 _TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", "~")
 _TEMP_PREFIXES = ("~$", ".#")

@@ -31,16 +31,19 @@ SITE_TITLE = "SITE_TITLE"
 SHOW_LOCATION = "SHOW_LOCATION"  # "1": visitors see where photos were taken (GPS); the admin always does
 NEVER_EXPIRING_SHARES = "ALLOW_NEVER_EXPIRING_SHARES"  # "1": share links may be made with no expiry
 ZIP_DOWNLOADS = "ALLOW_ZIP_DOWNLOADS"  # "0": viewers may not download albums as ZIP (the admin still may)
+ALBUM_DELETE = "ALLOW_ALBUM_DELETE"  # "1": the admin may move albums to the trash (services/albums/trash.py)
+TRASH_DAYS = "TRASH_DAYS"  # days an album stays in the trash before it is purged
+DEFAULT_TRASH_DAYS, MAX_TRASH_DAYS = 30, 3650
 LOGOUTS = "LOGOUTS"  # a fresh random value at each logout: services/auth/sessions.py reloads its set then
 DEFAULT_SITE_TITLE = "Photonix"
 # The owner's on/off settings: API name -> (setting key, value when never set).
 FLAGS = {"showLocation": (SHOW_LOCATION, False), "allowNeverExpiringShares": (NEVER_EXPIRING_SHARES, False),
-         "allowZipDownloads": (ZIP_DOWNLOADS, True)}
+         "allowZipDownloads": (ZIP_DOWNLOADS, True), "allowAlbumDelete": (ALBUM_DELETE, False)}
 _AUTH_KEYS = (PASSWORD_ENABLED, PASSWORD_HASH, ALLOW_PUBLIC_ACCESS, AUTH_EPOCH, SYSTEM_ID, SITE_TITLE, LOGOUTS,
-              *(key for key, _ in FLAGS.values()))
+              TRASH_DAYS, *(key for key, _ in FLAGS.values()))
 MAX_SITE_TITLE_CHARS = 80
 # What an owner may change, by the name the API uses.
-CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle", *FLAGS)
+CHANGEABLE = ("newPassword", "passwordEnabled", "publicAccess", "siteTitle", "trashDays", *FLAGS)
 AUTH_CHANGES = ("password", "passwordEnabled", "publicAccess")
 
 
@@ -56,6 +59,8 @@ class AuthState:
     show_location: bool = False
     allow_never_expiring_shares: bool = False
     allow_zip_downloads: bool = True
+    allow_album_delete: bool = False
+    trash_days: int = DEFAULT_TRASH_DAYS
 
     @property
     def anonymous_reads(self) -> bool:
@@ -74,6 +79,7 @@ def auth_state() -> AuthState:
         system_id=system_id,
         site_title=values.get(SITE_TITLE) or DEFAULT_SITE_TITLE,
         logouts=values.get(LOGOUTS) or "",
+        trash_days=int(values.get(TRASH_DAYS) or DEFAULT_TRASH_DAYS),
         **{_field(name): _flag(values.get(key), default) for name, (key, default) in FLAGS.items()},
     )
 
@@ -110,6 +116,10 @@ def change_settings(changes: Mapping[str, object]) -> list[str]:
     if title is not None and title != state.site_title:
         writes[SITE_TITLE] = title
         changed.append("siteTitle")
+    days = _trash_days(changes["trashDays"]) if "trashDays" in changes else None
+    if days is not None and days != state.trash_days:
+        writes[TRASH_DAYS] = str(days)
+        changed.append("trashDays")
     if changed:
         write_settings(writes, bump_epoch="password" in changed or "passwordEnabled" in changed)
         _announce(changed)
@@ -186,6 +196,12 @@ def _site_title(value: object) -> str:
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in title):
         raise ValidationFailed("siteTitle", "siteTitle may not contain control characters.")
     return title
+
+
+def _trash_days(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TRASH_DAYS:
+        raise ValidationFailed("trashDays", f"trashDays must be a whole number of days from 1 to {MAX_TRASH_DAYS}.")
+    return value
 
 
 def _announce(changed: list[str]) -> None:

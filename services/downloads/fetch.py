@@ -6,12 +6,13 @@ rebinding gap). Only errors.DownloadFailed subclasses leave this module; cookies
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import BinaryIO
@@ -104,6 +105,21 @@ class Fetcher:
             size = self._read(response, max_bytes, deadline, sink)
             return _result(response, size, sha256=digest.hexdigest())
 
+    @contextlib.contextmanager
+    def post(self, url: str, body: bytes, max_bytes: int, headers: Mapping[str, str]) -> Iterator[Iterator[bytes]]:
+        """POST `body` and yield an iterator over the decoded answer's chunks as they arrive: at most `max_bytes`
+        in all, within the total deadline. The URL is checked like every fetch; a redirect is not followed (its
+        target would get the body and headers) but is an error, as is any answer that is not 2xx (httpStatus)."""
+        deadline = time.monotonic() + self.policy.total_timeout_s
+        parts = check_url(url, self.policy.allowed_ports, allow_private=self.policy.allow_private_hosts)
+        response = self._send("POST", parts.geturl(), dict(headers), deadline, body)
+        with contextlib.closing(response):
+            if 300 <= response.status_code < 400:
+                raise DownloadFailed(f"{parts.hostname} answered with a redirect (HTTP {response.status_code}); "
+                                     "redirects are not followed here.", retryable=False,
+                                     httpStatus=response.status_code)
+            yield self._chunks(_successful(response, False), max_bytes, deadline)
+
     def close(self) -> None:
         self._session.close()
 
@@ -133,21 +149,27 @@ class Fetcher:
                              retryable=False)
 
     def _get(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+        return self._send("GET", url, headers, deadline)
+
+    def _send(self, method: str, url: str, headers: dict[str, str], deadline: float,
+              body: bytes | None = None) -> requests.Response:
         host = urlsplit(url).hostname
         remaining = self._remaining(deadline, host)
         timeout = (min(self.policy.connect_timeout_s, remaining), min(self.policy.read_timeout_s, remaining))
         armed = answer_deadline.set(deadline)  # the head as a whole, not only each read of it (guard.py)
         try:
-            response = self._session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=timeout)
-        except requests.exceptions.InvalidHeader:  # `from None`: its text would repeat the cookie
-            raise DownloadFailed("A cookie, referer or accept value is not a valid header.", retryable=False) from None
+            response = self._session.request(method, url, headers=headers, data=body, stream=True,
+                                             allow_redirects=False, timeout=timeout)
+        except requests.exceptions.InvalidHeader:  # `from None`: its text would repeat the cookie (or a key)
+            raise DownloadFailed("A cookie, referer, accept or key value is not a valid header.",
+                                 retryable=False) from None
         except requests.Timeout as exc:
             raise FetchTimeout(f"{host} did not answer in time.") from exc
         except requests.RequestException as exc:
             raise DownloadFailed(f"{host} could not be reached: {_reason(exc)}.") from exc
         finally:
             answer_deadline.reset(armed)
-        log.debug("GET from %s answered %s", escape(host), response.status_code)
+        log.debug("%s to %s answered %s", method, escape(host), response.status_code)
         return response
 
     def _read(self, response: requests.Response, max_bytes: int, deadline: float,
@@ -156,6 +178,14 @@ class Fetcher:
 
         One read1 is at most one socket read, and each gets what is left of the deadline as its timeout,
         so a server dripping bytes cannot outlast the deadline. The cap counts decoded bytes."""
+        size = 0
+        for chunk in self._chunks(response, max_bytes, deadline):
+            size += len(chunk)
+            sink(chunk)
+        return size
+
+    def _chunks(self, response: requests.Response, max_bytes: int, deadline: float) -> Iterator[bytes]:
+        """The decoded body chunk by chunk as it arrives (_next_chunk), at most `max_bytes` in all."""
         host = urlsplit(response.url).hostname
         declared = response.headers.get("Content-Length", "").strip()
         if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
@@ -165,8 +195,7 @@ class Fetcher:
             size += len(chunk)
             if size > max_bytes:
                 raise FetchTooLarge(f"{host} sent more than {max_bytes} bytes.", maxBytes=max_bytes)
-            sink(chunk)
-        return size
+            yield chunk
 
     def _next_chunk(self, response: requests.Response, deadline: float, host: str | None) -> bytes:
         raw = response.raw

@@ -16,6 +16,7 @@ from peewee import JOIN, SQL, fn
 
 from errors import ValidationFailed
 from models import Folder, Media, View, database
+from services.ai import caption_search
 from services.database import is_postgres
 from services.gallery import keyset, listing, query
 from services.gallery import search as name_search
@@ -35,7 +36,7 @@ DEEP_OFFSET = 1000  # numbered album pages starting this far into the media are 
 ALBUM_COLUMNS = (Folder.name, Folder.path, Folder.mtime, Folder.item_count, Folder.cover_path, Folder.cover_mtime,
                  Folder.cover_width, Folder.cover_height, Folder.cover_placeholder)
 MEDIA_COLUMNS = (Media.kind, Media.name, Media.path, Media.mtime, Media.size, Media.width, Media.height,
-                 Media.taken_at, Media.duration, Media.placeholder)
+                 Media.taken_at, Media.duration, Media.placeholder, Media.codec, Media.audio_codec)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def search(raw: str, page: int, limit: int, folders_within=None, media_within=No
     folders_within = SQL("1 = 1") if folders_within is None else folders_within
     named, found = name_search.matching(text, Media.name_folded, Media.folder_folded) if text else (None, None)
     few = bool(text) and (found is None or found < name_search.COUNTED_MAX)  # a rare text: sorted, never walked
+    described = caption_search.described(text)  # photos whose AI caption holds the text (services/ai/)
+    if described is not None:  # the index counted names only: the page's query counts the rows instead
+        named, found = named | Media.id.in_(described), None
     found = found if media_within is None else None  # the index counted the whole library's rows
     media_within = SQL("1 = 1") if media_within is None else media_within
     if parsed.filters:  # an album's photos are few enough to sort (its per-folder rows are found by index)

@@ -11,25 +11,32 @@ from models import Media
 from services.gallery.metadata import PhotoMeta
 from services.gallery.videometa import VideoMeta
 
-# Raise it when a new release reads more: the next scan then reads every file's details once again.
-META_VERSION = 1
+# Raise one when a new release reads more of that kind: the next scan then reads those files' details once again
+# (per kind, so that reading more of videos does not read a million photos again).
+PHOTO_META_VERSION = 1
+VIDEO_META_VERSION = 2  # 2: the audio codec (services/video/playable.py)
 DETAIL_FIELDS = (Media.taken_at, Media.taken_from, Media.taken_key, Media.camera_make, Media.camera_model,
                  Media.lens, Media.focal_length, Media.f_number, Media.exposure_time, Media.iso, Media.gps_lat,
-                 Media.gps_lon, Media.gps_alt, Media.duration, Media.codec, Media.meta_version)
+                 Media.gps_lon, Media.gps_alt, Media.duration, Media.codec, Media.audio_codec, Media.meta_version)
 EPOCH = datetime(1970, 1, 1)
 
 
 def photo_values(meta: PhotoMeta, mtime: float) -> tuple:
     """A photo's values in DETAIL_FIELDS order."""
     return (*_taken(meta.taken_at, "exif", mtime), meta.camera_make, meta.camera_model, meta.lens, meta.focal_length,
-            meta.f_number, meta.exposure_time, meta.iso, meta.gps_lat, meta.gps_lon, meta.gps_alt, None, None,
-            META_VERSION)
+            meta.f_number, meta.exposure_time, meta.iso, meta.gps_lat, meta.gps_lon, meta.gps_alt, None, None, None,
+            PHOTO_META_VERSION)
 
 
 def video_values(meta: VideoMeta, mtime: float) -> tuple:
     """A video's values in DETAIL_FIELDS order."""
     return (*_taken(meta.taken_at, "video", mtime), None, None, None, None, None, None, None, None, None, None,
-            meta.duration, meta.codec, META_VERSION)
+            meta.duration, meta.codec, meta.audio_codec, VIDEO_META_VERSION)
+
+
+def meta_version(kind: str) -> int:
+    """The detail version a file of `kind` (photo | video) is read at by this release."""
+    return VIDEO_META_VERSION if kind == "video" else PHOTO_META_VERSION
 
 
 def taken_key(taken_at: str) -> float:

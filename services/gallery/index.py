@@ -46,7 +46,6 @@ PROGRESS_EVERY_S = 0.5
 BULK_CHANGE_ROWS = 1000  # a scan or sync that changed this many photos, and a tenth of those it saw: ANALYZE
 PLANNED_TABLES = tuple(model._meta.table_name for model in (Folder, Media, FolderMonth))
 STATE_KEY = "index-state"
-META_VERSION = details.META_VERSION
 VIEWS_KEPT_S = 365 * 86400  # viewing history older than this is forgotten
 VIEWS_PRUNE_INTERVAL_S = 86400.0
 LISTING_CHANGES_PRUNE_INTERVAL_S = 600.0  # PostgreSQL: thumbnails and details write media rows between scans
@@ -209,7 +208,8 @@ class Indexer:
             return _Look(rel, None)
         known = self._known_files(rel)
         # New, changed, or indexed by a release that read fewer details (read once more).
-        fresh = [f for f in listing.files if known.get(f.name, ())[:3] != (f.size, f.mtime, META_VERSION)]
+        fresh = [f for f in listing.files
+                 if known.get(f.name, ())[:3] != (f.size, f.mtime, details.meta_version(f.kind))]
         look = _Look(rel, listing, known, fresh)
         if self.probe_pool is not None and len(fresh) >= probe_pool.MIN_FILES:
             try:

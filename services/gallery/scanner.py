@@ -23,7 +23,8 @@ from services.paths import is_listed, link_allowed, media_kind, name_problem
 log = logging.getLogger("photonix.gallery")
 ORIENTATION_TAG = 0x0112
 _SWAPPED_ORIENTATIONS = (5, 6, 7, 8)
-_VIDEO_MIMES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
+_VIDEO_MIMES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+                ".avi": "video/x-msvideo", ".mkv": "video/x-matroska", ".wmv": "video/x-ms-wmv", ".3gp": "video/3gpp"}
 
 
 class FileEntry(NamedTuple):  # a tuple: a scan makes one per file, and a tuple is the cheapest to make

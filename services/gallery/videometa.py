@@ -36,6 +36,7 @@ APPLE_CREATIONDATE = "com.apple.quicktime.creationdate"
 class VideoMeta:
     duration: float | None = None  # seconds, rounded to 3 decimals
     codec: str | None = None  # the first video stream's codec_name, e.g. "h264", "vp9"
+    audio_codec: str | None = None  # the first audio stream's codec_name, e.g. "aac"; None without sound
     taken_at: str | None = None  # ISO 8601 with offset: "2024-07-01T12:00:00+00:00"
     width: int | None = None  # as displayed: a rotation of ±90 swaps width and height
     height: int | None = None
@@ -122,10 +123,15 @@ def _meta(probed: dict) -> VideoMeta:
     duration = _duration(fmt.get("duration"))
     if duration is None:
         duration = _duration(video.get("duration"))
-    codec = video.get("codec_name")
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
     width, height = _displayed_size(video)
-    return VideoMeta(duration=duration, codec=codec if isinstance(codec, str) and codec else None,
+    return VideoMeta(duration=duration, codec=_codec(video), audio_codec=_codec(audio),
                      taken_at=_taken_at(_tags(fmt), _tags(video)), width=width, height=height)
+
+
+def _codec(stream: dict) -> str | None:
+    codec = stream.get("codec_name")
+    return codec[:32] if isinstance(codec, str) and codec else None
 
 
 def _duration(value: Any) -> float | None:

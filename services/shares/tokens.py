@@ -9,21 +9,19 @@ every existing link unusable (they must be made again). No Flask, no database.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import re
 import secrets
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from services import sealing
 
 TOKEN_BYTES = 24  # 192 bits (the issue asks for at least 128)
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")  # what new_token() makes: anything else is refused before any work
-_NONCE_BYTES = 12
+_SEALED = sealing.Purpose(b"photonix shares", b"photonix share seal", b"photonix share token")
 # Where a token travels in a URL (/s/<token>, /api/share/<token>/…): logs keep the place, not the token.
 _IN_URL = re.compile(r"(/s/|/api/share/)[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")
 REDACTED = "[token]"
@@ -54,20 +52,13 @@ def same_hash(stored: str, computed: str) -> bool:
 
 
 def seal(secret: str, token: str) -> str:
-    """The token encrypted for the admin's list (URL-safe base64 of nonce + ciphertext + tag)."""
-    nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(_key(secret, b"seal")).encrypt(nonce, token.encode("ascii"), b"photonix share token")
-    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+    """The token encrypted for the admin's list (services/sealing.py)."""
+    return _SEALED.seal(secret, token)
 
 
 def unseal(secret: str, sealed: str) -> str | None:
     """The token back, or None when it was sealed under another secret or the text was altered."""
-    try:
-        raw = base64.urlsafe_b64decode(sealed.encode("ascii"))
-        token = AESGCM(_key(secret, b"seal")).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], b"photonix share token")
-    except (InvalidTag, ValueError, binascii.Error, UnicodeError):
-        return None
-    return token.decode("ascii")
+    return _SEALED.unseal(secret, sealed)
 
 
 def _key(secret: str, purpose: bytes) -> bytes:

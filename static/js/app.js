@@ -7,6 +7,7 @@ import { failureNote } from "./failure.js";
 import { LiveEvents } from "./events.js";
 import { addStrings, detectLanguage, language, setLanguage, t } from "./i18n.js";
 import { lightbox } from "./lightbox.js";
+import { followVideoEvents } from "./lightbox-video.js";
 import { wireSearchBox } from "./views/search-filters.js";
 
 // Views load when first visited: [hash route, module, exported mount function, params from the match].
@@ -216,6 +217,7 @@ function wireChrome() {
   });
   app.live.addEventListener("login-required", (event) => app.goLogin(event.detail));
   app.live.addEventListener("resync", () => app.render());
+  followVideoEvents(app.live);  // "Preparing video…" in the lightbox follows the rendition's progress
   app.live.addEventListener("settings-changed", () => app.refreshStatus().catch(() => {}));
   app.live.addEventListener("auth-changed", async () => {
     await app.refreshStatus().catch(() => {});

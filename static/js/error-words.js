@@ -67,6 +67,13 @@ export const ERROR_WORDS = {
   SHARE_PASSWORD_REQUIRED: { en: "This shared link needs its password.", "zh-CN": "此共享链接需要密码。" },
   SHARE_PASSWORD_INVALID: { en: "The password for this shared link is not correct.", "zh-CN": "此共享链接的密码不正确。" },
   DOWNLOADS_DISABLED: { en: "Downloading is turned off here.", "zh-CN": "此处已关闭下载。" },
+  ALBUM_DELETE_DISABLED: { en: "Moving albums to the trash is turned off in the settings.",
+    "zh-CN": "设置中已关闭将相册移到回收站。" },
+  AI_NOT_CONFIGURED: { en: "AI captions are not set up on this server.", "zh-CN": "此服务器尚未设置 AI 描述。" },
+  AI_UNAVAILABLE: { en: "The AI server could not describe this photo.", "zh-CN": "AI 服务器无法描述这张照片。",
+    detailed: true },
+  AI_QUOTA: { en: "You have used today's AI captions; try again tomorrow.", "zh-CN": "今天的 AI 描述次数已用完，请明天再试。" },
+  NOT_A_PHOTO: { en: "Only photos can be described.", "zh-CN": "只能描述照片。" },
 };
 
 // Answers without a JSON error body (a proxy's 502 page, a restart in progress): worded by their status.

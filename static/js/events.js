@@ -10,6 +10,7 @@
 export const EVENT_TYPES = [
   "thumbnail-generated", "thumbnail-progress", "thumbnail-batch-complete", "index-progress", "index-complete",
   "download-progress", "download-complete", "download-error", "settings-changed", "auth-changed", "album-changed",
+  "video-progress", "video-ready", "video-failed",
 ];
 const AUTH_REASONS = ["AUTH_REQUIRED", "TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REVOKED", "CSRF_FAILED"];
 

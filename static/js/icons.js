@@ -18,6 +18,7 @@ const PATHS = {
   timer: ["M12 6a7.5 7.5 0 1 0 0 15a7.5 7.5 0 1 0 0-15z", "M12 9.5v4l2.5 2", "M9.5 2.5h5"],
   search: ["M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14z", "M16 16l4.5 4.5"],
   menu: ["M4 7h16", "M4 12h16", "M4 17h16"],
+  describe: ["M4 5h16v11H10l-4 4v-4H4z", "M8 9h8", "M8 12h5"],  // a speech bubble: the lightbox's AI caption
 };
 
 export const ICON_NAMES = Object.freeze(Object.keys(PATHS));

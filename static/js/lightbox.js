@@ -7,12 +7,14 @@
 //
 // The details panel (I key, or its button) stays open from one photo to the next and re-reads each.
 
+import { Describe } from "./ai-describe.js";
 import { adminToken } from "./api.js";
 import { h } from "./dom.js";
 import { addStrings, t } from "./i18n.js";
 import { icon } from "./icons.js";
 import { Gestures } from "./lightbox-gestures.js";
 import { PhotoView } from "./lightbox-photo.js";
+import { VideoView } from "./lightbox-video.js";
 import { Previews } from "./lightbox-previews.js";
 import { Slideshow } from "./slideshow.js";
 import { InfoPanel } from "./views/info-panel.js";
@@ -66,12 +68,14 @@ class Lightbox {
     this.slideshow.stop();
     this.root.querySelector("video")?.pause();
     this.info?.hide();
+    this.describe?.dispose();
     this.resizer?.disconnect();
     this.photo?.dispose();
+    this.video?.dispose();
     this.previews.dispose();
     this.root.hidden = true;
     this.root.replaceChildren();
-    this.photo = this.media = null;
+    this.photo = this.video = this.media = null;
     this.modal(false);
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     if (refocus) this.returnFocus();
@@ -108,6 +112,10 @@ class Lightbox {
     this.infoButton = button("info-toggle", t("lightbox.info"), () => this.toggleInfo(), "info");
     this.infoButton.id = "lightbox-info";
     this.infoButton.setAttribute("aria-controls", this.info.element.id);
+    // "Describe" (AI captions): the panel, when open, re-reads the details to show the new caption.
+    this.describe = new Describe({
+      onDone: (item) => { if (this.infoOpen && item === this.items[this.index]) this.info.show(item); },
+    });
     this.slideshow = new Slideshow({ next: () => this.step(1), media: () => this.media, onState: () => this.state() });
     const close = button("", t("lightbox.close"), () => this.close(), "close");
     close.id = "lightbox-close";
@@ -115,12 +123,12 @@ class Lightbox {
     const share = adminToken() && document.body.dataset.mode !== "share" ? h("button", { class: "button", type: "button",
       id: "lightbox-share", onclick: () => this.share() }, t("lightbox.share")) : null;
     root.replaceChildren(
-      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.slideshow.element, share, this.infoButton,
-        this.download, button("", t("lightbox.fullscreen"), () => this.fullscreen(), "fullscreen"), close),
+      h("div", { class: "lightbox-bar" }, this.position, this.caption, this.slideshow.element, share, this.describe.button,
+        this.infoButton, this.download, button("", t("lightbox.fullscreen"), () => this.fullscreen(), "fullscreen"), close),
       h("div", { class: "lightbox-body" }, this.stage, this.info.element),
     );
     this.stage.append(button("nav prev", t("lightbox.prev"), () => this.step(-1), "prev"),
-      button("nav next", t("lightbox.next"), () => this.step(1), "next"), this.spinner);
+      button("nav next", t("lightbox.next"), () => this.step(1), "next"), this.spinner, this.describe.output);
     this.gestures = new Gestures(this.stage, this);
     this.resizer = new ResizeObserver(() => this.photo?.relayout());
     this.resizer.observe(this.stage);
@@ -143,12 +151,14 @@ class Lightbox {
     const item = this.items[this.index];
     if (!item) return;
     this.photo?.dispose();
+    this.video?.dispose();
     this.media?.remove();
     this.photo = item.type === "video" ? null : new PhotoView(item, { previews: this.previews, onChange: () => this.state() });
-    this.media = this.photo?.element || h("video", { class: "lightbox-media", src: item.originalUrl,
-      poster: item.previewUrl || item.thumbnailUrl, controls: true, autoplay: true, preload: "metadata", playsinline: true });
+    this.video = item.type === "video" ? new VideoView(item) : null;  // original or HLS (lightbox-video.js)
+    this.media = this.photo?.element || this.video.element;
     this.stage.prepend(this.media);
     this.photo?.start(this.stage);
+    this.video?.start();
     this.caption.textContent = item.name;
     this.position.textContent = t("lightbox.position", { n: this.index + 1, total: this.items.length });
     this.download.href = item.originalUrl;
@@ -157,6 +167,7 @@ class Lightbox {
     this.root.setAttribute("aria-label", item.name);
     this.state();
     this.showInfo();
+    this.describe.show(item);
     this.preload();
     this.slideshow.shown();
   }

@@ -18,7 +18,8 @@ def test_public_view_of_a_fresh_gallery(client):
     body = client.get("/api/settings").get_json()
     assert body == {"passwordEnabled": False, "publicAccess": False, "hasPassword": False,
                     "adminSecretConfigured": True, "siteTitle": "Photonix", "showLocation": False,
-                    "allowNeverExpiringShares": False, "allowZipDownloads": True, "version": body["version"]}
+                    "allowNeverExpiringShares": False, "allowZipDownloads": True, "allowAlbumDelete": False,
+                    "trashDays": 30, "aiCaptions": False, "version": body["version"]}
 
 
 def test_writes_need_admin(client):

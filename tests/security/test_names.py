@@ -67,8 +67,12 @@ def searched(client, name: str) -> set[str]:
     query = name.encode("utf-8", "ignore").decode().strip()[:100]
     if not query:
         return set()
-    if re.search(r"(?<!\S)[A-Za-z]+:\S", query) and '"' not in query:
-        query = f'"{query}"'  # `B:.tmp` would be a search filter: quoted, it is the name itself
+    if re.search(r"(?<!\S)[A-Za-z]+:\S", query):  # `B:.tmp` would be a search filter: quoted, it is the name
+        if '"' in query:  # a quote cannot be quoted: the longest piece without one (`B:"x.jpg` → `x.jpg`)
+            query = max(query.split('"'), key=len).strip()
+        query = f'"{query}"' if query else query
+    if not query:
+        return set()
     response = client.get("/api/search", query_string={"q": query})
     assert response.status_code == 200, (query, response.get_json())
     return {item["path"] for item in response.get_json()["items"]}

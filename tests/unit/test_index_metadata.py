@@ -12,7 +12,8 @@ import pytest
 from models import Media
 from services.gallery import index as index_module
 from services.gallery import scanner
-from services.gallery.index import META_VERSION, Indexer
+from services.gallery.details import PHOTO_META_VERSION
+from services.gallery.index import Indexer
 from services.gallery.keys import path_hash
 from tests.support import exif, images
 
@@ -37,7 +38,7 @@ def test_a_photo_with_exif_keeps_its_details(db, photos_dir):
     assert (found.camera_make, found.camera_model, found.lens) == ("Canon", "EOS R6", "RF24-105mm F4 L IS USM")
     assert (found.focal_length, found.f_number, found.exposure_time, found.iso) == (35.0, 2.8, 0.004, 200)
     assert (round(found.gps_lat, 4), round(found.gps_lon, 4), found.gps_alt) == (-33.86, 151.21, None)
-    assert found.meta_version == META_VERSION
+    assert found.meta_version == PHOTO_META_VERSION
     assert found.taken_key == datetime(2024, 7, 1, 14, 3, 5).timestamp() - datetime(1970, 1, 1).timestamp()
 
 
@@ -84,6 +85,21 @@ def test_an_older_index_is_filled_by_the_next_scan_reading_each_file_once(db, ph
     assert index_module.Indexer(photos_dir).scan().updated == 0
 
 
+def test_a_release_reading_more_of_videos_reads_only_the_videos_again(db, photos_dir, monkeypatch):
+    """Details are versioned per kind: the audio codec (detail version 2 of videos) made the next scan read every
+    video once more, never a photo (a million photos would be read again for nothing)."""
+    camera_jpeg(photos_dir / "a.jpg")
+    exif.clip(photos_dir / "c.mp4", seconds=1)
+    Indexer(photos_dir).scan()
+    assert (row("a.jpg").meta_version, row("c.mp4").meta_version) == (PHOTO_META_VERSION, 2)
+    Media.update(meta_version=1, audio_codec=None).where(Media.kind == "video").execute()  # as release 1 left it
+    probes: list[str] = []
+    probe = scanner.probe
+    monkeypatch.setattr(scanner, "probe", lambda path, kind: probes.append(path.name) or probe(path, kind))
+    Indexer(photos_dir).scan()
+    assert probes == ["c.mp4"]
+
+
 def test_init_db_adds_the_columns_to_an_index_made_before_and_keeps_its_rows(config, empty_database_url, photos_dir):
     import peewee
 
@@ -122,7 +138,7 @@ def test_init_db_adds_the_columns_to_an_index_made_before_and_keeps_its_rows(con
     try:
         assert (row("a.jpg").meta_version, row("a.jpg").taken_at) == (0, None)
         Indexer(photos_dir).scan()
-        assert (row("a.jpg").taken_from, row("a.jpg").meta_version) == ("exif", META_VERSION)
+        assert (row("a.jpg").taken_from, row("a.jpg").meta_version) == ("exif", PHOTO_META_VERSION)
     finally:
         close_connection()
         if hasattr(database, "close_all"):

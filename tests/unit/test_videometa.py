@@ -215,7 +215,7 @@ GOOD_STREAM = {"codec_type": "video", "codec_name": "h264", "width": 320, "heigh
 def test_each_field_of_the_wrong_type_is_none_alone(tmp_path, stream, fmt, expected):
     probed = {"streams": [{"codec_type": "audio", "codec_name": "aac"}, {**GOOD_STREAM, **stream}], "format": fmt}
     meta = probe_video(_printing(tmp_path, probed), tmp_path / "any.mp4")
-    good = VideoMeta(duration=2.5, codec="h264", width=320, height=240)
+    good = VideoMeta(duration=2.5, codec="h264", audio_codec="aac", width=320, height=240)  # the first audio stream
     assert meta == VideoMeta(**{**good.__dict__, **expected})
 
 

@@ -1,7 +1,8 @@
 // The album's "⋯" menu (issue 22): Download album (a plain link to api/zip/<path>: the browser streams the ZIP to
 // disk), Subscribe (Atom) (the album's feed address, to open or copy) and, for the admin, Share… (share-dialog.js,
-// loaded when first used). In share mode it offers Download album only, when the link allows downloads
-// (selection.js: setShareDownloads). Keyboard: Enter/Space/↓ open it, ↑/↓/Home/End move, Escape closes it.
+// loaded when first used), Rename… and Move to trash (album-actions.js). In share mode it offers Download album
+// only, when the link allows downloads (selection.js: setShareDownloads). Keyboard: Enter/Space/↓ open it,
+// ↑/↓/Home/End move, Escape closes it.
 //
 //   const menu = albumMenu(app, { path, name });   // menu.element goes in the album's toolbar
 
@@ -10,6 +11,7 @@ import { encodePath, h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { shareMode, zipAllowed } from "../selection.js";
 import { toast } from "../toast.js";
+import { albumActionItems } from "./album-actions.js";
 
 addStrings({
   en: {
@@ -93,8 +95,8 @@ function menuItems(app, { path, name }, { close, showFeed }) {
     const { openShareDialog } = await import("./share-dialog.js");
     openShareDialog({ path, name, kind: "album" });
   } }, t("menu.share")) : null;
-  return [download, item({ id: "menu-subscribe", onclick: () => showFeed() }, t("menu.subscribe")), share]
-    .filter(Boolean);
+  return [download, item({ id: "menu-subscribe", onclick: () => showFeed() }, t("menu.subscribe")), share,
+    ...albumActionItems(app, { path, name }, item, close)].filter(Boolean);
 }
 
 // ↑/↓ (wrapping), Home/End among the items; Escape closes and gives the focus back; Tab closes and moves on.

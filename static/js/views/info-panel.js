@@ -18,12 +18,14 @@ addStrings({
     "info.lens": "Lens", "info.exposure": "Exposure", "info.dimensions": "Dimensions", "info.fileSize": "File size",
     "info.duration": "Duration", "info.location": "Location", "info.openMap": "Open in OpenStreetMap",
     "info.unknownDate": "Unknown", "info.altitude": "{alt} m", "info.failed": "The details could not be loaded.",
+    "info.caption": "AI caption",
   },
   "zh-CN": {
     "info.title": "详细信息", "info.taken": "拍摄时间", "info.fileDate": "（文件日期）", "info.camera": "相机",
     "info.lens": "镜头", "info.exposure": "曝光", "info.dimensions": "尺寸", "info.fileSize": "文件大小",
     "info.duration": "时长", "info.location": "位置", "info.openMap": "在 OpenStreetMap 中打开",
     "info.unknownDate": "未知", "info.altitude": "{alt} 米", "info.failed": "无法加载详细信息。",
+    "info.caption": "AI 描述",
   },
 });
 
@@ -68,6 +70,7 @@ export class InfoPanel {
 // [field, label, ...value nodes] for each known detail, in reading order.
 function rows(info) {
   const out = [["taken", t("info.taken"), ...taken(info)]];
+  if (info.caption?.text) out.push(["caption", t("info.caption"), info.caption.text]);
   if (camera(info.camera)) out.push(["camera", t("info.camera"), camera(info.camera)]);
   if (info.lens) out.push(["lens", t("info.lens"), info.lens]);
   if (exposureLine(info)) out.push(["exposure", t("info.exposure"), exposureLine(info)]);

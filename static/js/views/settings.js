@@ -7,6 +7,7 @@ import { addStrings, t } from "../i18n.js";
 import { toast } from "../toast.js";
 import { adminGate } from "./admin.js";
 import { sharedLinks } from "./shared-links.js";
+import { trashCard } from "./trash.js";
 
 const MIN_PASSWORD = 8;
 const SHARING_SWITCHES = ["allowZipDownloads", "allowNeverExpiringShares"];  // issue 22; ZIPs are on by default
@@ -59,7 +60,7 @@ function panel(container, app) {
     h("a", { class: "button", href: "#/downloads", id: "settings-downloads" }, t("settings.downloads")),
     h("button", { class: "button ghost", type: "button", onclick: () => { clearAdminToken(); app.render(); } },
       t("settings.lock"))),
-  h("div", { class: "settings" }, access, library.element, sharedLinks().element));
+  h("div", { class: "settings" }, access, library.element, sharedLinks().element, trashCard(app).element));
   return { dispose: () => library.dispose() };
 }
 
