@@ -53,6 +53,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PREVIEW_SIZE", "2048", "long edge of the lightbox's previews in pixels"),
     Variable("ACCEL_REDIRECT", "(none)", "nginx internal location for cached thumbnails, e.g. /_photonix/"),
     Variable("THUMB_THREADS", "<cores>", "native threads for image work"),
+    Variable("VIDEO_DIRECT_MAX_MB", "200", "browser-playable videos up to this size are sent as they are, not as HLS"),
+    Variable("VIDEO_THREADS", "1", "ffmpeg transcodes at once (niced) making HLS renditions"),
     Variable("SCAN_INTERVAL_SECONDS", "300", "interval of the incremental index scan"),
     Variable("WATCH", "auto", "auto (inotify file watcher when available) or off (the periodic scan only)"),
     Variable("AUTH_DEBUG", "0", "log every auth decision with its reason (never secrets)"),

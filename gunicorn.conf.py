@@ -68,7 +68,7 @@ def _end_streams_on_sigterm(worker):
 
     def handle_exit(sig, frame):
         graceful_exit(sig, frame)
-        gevent.spawn(jobs.stop_background)
+        gevent.spawn(jobs.stop_background, final=True)
 
     signal.signal(signal.SIGTERM, handle_exit)
 
@@ -76,5 +76,5 @@ def _end_streams_on_sigterm(worker):
 def worker_exit(server, worker):
     from services import cpu, jobs
 
-    jobs.stop_background()
+    jobs.stop_background(final=True)
     cpu.shutdown()

@@ -100,7 +100,10 @@ class Lane:
         with self._turn(priority):
             if isinstance(pool, ThreadPoolExecutor):
                 return pool.submit(fn, *args, **kwargs).result()
-            return pool.apply(fn, args, kwargs)
+            ok, value = pool.apply(_outcome, (fn, args, kwargs))
+            if not ok:
+                raise value
+            return value
 
     @contextlib.contextmanager
     def _turn(self, priority: Priority) -> Iterator[None]:
@@ -195,6 +198,15 @@ def busy() -> int:
     """Urgent image tasks running or waiting for a thread right now (not batch work); `busy() >= size()` means
     saturated."""
     return images.busy()
+
+
+def _outcome(fn: Callable[..., T], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """(True, result) or (False, the exception): gevent's pool would also print an exception raised in its thread
+    as a crash, where it is the caller's to handle (a 404 from the trash, a refused file)."""
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 (handed to the caller, who raises it)
+        return False, error
 
 
 def run_cpu(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

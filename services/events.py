@@ -125,11 +125,17 @@ def hub() -> EventHub:
         return _default
 
 
-def shutdown() -> None:
-    """End every stream of the default hub and stop its poller; a later hub() makes a fresh one."""
+def shutdown(final: bool = False) -> None:
+    """End every stream of the default hub and stop its poller; a later hub() makes a fresh one, unless `final`
+    (a worker stopping): then the stopped hub stays, and a stream opened afterwards (a browser reconnecting on a
+    kept-alive connection) ends at once instead of holding the worker's stop for graceful_timeout."""
     global _default
     with _default_lock:
-        current, _default = _default, None
+        current = _default
+        if not final:
+            _default = None
+        elif current is None:
+            current = _default = EventHub()
     if current is not None:
         current.shutdown()
 

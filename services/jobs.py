@@ -94,15 +94,16 @@ def start_background(config: Any, renew_s: float = LEASE_RENEW_S, ttl_s: float =
         _runner.start()
 
 
-def stop_background(timeout_s: float = STOP_TIMEOUT_S) -> None:
+def stop_background(timeout_s: float = STOP_TIMEOUT_S, final: bool = False) -> None:
     """Stop the runner, wait up to `timeout_s` for running tasks, release the lease, and shut the event
-    hub down so open event streams end now. Safe to call when nothing was started."""
+    hub down so open event streams end now (`final`: a stopping worker; streams opened later end at once too,
+    services/events.py). Safe to call when nothing was started."""
     global _runner
     with _runner_lock:
         runner, _runner = _runner, None
     if runner is not None:
         runner.stop(timeout_s)
-    events.shutdown()
+    events.shutdown(final)
 
 
 def is_leader() -> bool:

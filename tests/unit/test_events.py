@@ -255,3 +255,21 @@ def test_init_db_adds_the_audience_column_to_an_older_event_table(db):
     init_db()
     assert [row.audience for row in EventRow.select()] == ["admin"]
     assert EventRow.get_by_id(events.publish(N, {})).audience == "everyone"
+
+
+def test_after_a_stopping_workers_shutdown_a_new_stream_ends_at_once(db, monkeypatch):
+    """A worker stopping gracefully ends its streams; a browser that reconnects on a kept-alive connection before
+    the worker is gone gets a stream that ends at once (its `retry` sends it to the next worker), not one that
+    holds the stop for graceful_timeout. A plain shutdown (tests, a restart in-process) makes a fresh hub later."""
+    monkeypatch.setattr(events, "_default", None)
+    events.shutdown(final=True)
+    sub = events.hub().subscribe()
+    assert sub.ended == "shutdown"
+    sub.close()
+    events.shutdown()
+    fresh = events.hub().subscribe()
+    try:
+        assert fresh.ended is None
+    finally:
+        fresh.close()
+        events.shutdown()
