@@ -128,7 +128,8 @@ def hub() -> EventHub:
 def shutdown(final: bool = False) -> None:
     """End every stream of the default hub and stop its poller; a later hub() makes a fresh one, unless `final`
     (a worker stopping): then the stopped hub stays, and a stream opened afterwards (a browser reconnecting on a
-    kept-alive connection) ends at once instead of holding the worker's stop for graceful_timeout."""
+    kept-alive connection, or a new one accepted before the worker stopped listening) gets what it missed and
+    ends, instead of holding the worker's stop for graceful_timeout; the client resumes from there elsewhere."""
     global _default
     with _default_lock:
         current = _default
@@ -260,15 +261,20 @@ class EventHub:
 
         None means "from now on". An id older than the retained rows, newer than the newest row, or
         more than replay_max_rows behind sets resync_needed and starts from now. Returns without a
-        database connection; after shutdown() the subscription has already ended.
+        database connection; after shutdown() the subscription holds only what it missed, then ends.
         """
         sub = Subscription(self, self.queue_size, admin)
         with self._lock:
-            if self._stopped:
-                sub._end("shutdown")
-                return sub
-            # Registered before the replay is read, so nothing committed in between is missed.
-            self._subscribers.add(sub)
+            stopped = self._stopped
+            if not stopped:  # registered before the replay is read, so nothing committed in between is missed
+                self._subscribers.add(sub)
+        if stopped:  # what it missed, then the end: the client resumes from there on another worker
+            try:
+                sub._begin(*self._replay(last_event_id))
+            finally:
+                close_connection()
+            sub._end("shutdown")
+            return sub
         try:
             self._init_cursor()
             self._start_poller()

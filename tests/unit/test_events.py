@@ -262,9 +262,13 @@ def test_after_a_stopping_workers_shutdown_a_new_stream_ends_at_once(db, monkeyp
     the worker is gone gets a stream that ends at once (its `retry` sends it to the next worker), not one that
     holds the stop for graceful_timeout. A plain shutdown (tests, a restart in-process) makes a fresh hub later."""
     monkeypatch.setattr(events, "_default", None)
+    before = events.publish("index-progress", {"n": 1})
     events.shutdown(final=True)
-    sub = events.hub().subscribe()
-    assert sub.ended == "shutdown"
+    missed = events.publish("index-progress", {"n": 2})
+    sub = events.hub().subscribe(before)  # resuming after `before`: gets what it missed, then the end
+    assert sub.get(0).id == missed
+    with pytest.raises(events.SubscriptionEnded, match="shutdown"):
+        sub.get(0)
     sub.close()
     events.shutdown()
     fresh = events.hub().subscribe()
