@@ -107,6 +107,18 @@ def is_admin() -> bool:
     return admin_caller().role == access.ROLE_ADMIN
 
 
+def holds_admin() -> bool:
+    """Whether this request carries an admin credential, on a route that is not admin-only (it shows the admin
+    more): an admin token, or a correct X-Admin-Secret, which is checked under the lockout as admin_required does
+    (a wrong one raises, so the header is never a free oracle)."""
+    secret = request.headers.get("X-Admin-Secret")
+    if secret is None:
+        return is_admin()
+    decide("admin", lambda: access.check_admin_secret(secret, app_config().admin_secret, lockout(), client_ip()),
+           via="admin-secret")
+    return True
+
+
 def lockout(namespace: str = "") -> Lockout:
     """The lockout on the limiter's storage: shared by every worker and node when it is Redis."""
     return Lockout(current_app.extensions["photonix_limiter"].storage, namespace=namespace)

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
-from blueprints._auth import admin_required, decide, is_admin, lockout, optional_viewer
+from blueprints._auth import admin_required, holds_admin, optional_viewer
 from blueprints._gallery import indexed_media
 from blueprints._http import app_config, client_ip, json_body
 from errors import AiNotConfigured, AppError, ValidationFailed
 from services.ai import captions
 from services.ai import settings as ai_settings
-from services.auth import access
 from services.database import close_connection
 
 bp = Blueprint("ai", __name__, url_prefix="/api/ai")
@@ -50,7 +49,7 @@ def post_caption():
     if not isinstance(wants_stream, bool):
         raise ValidationFailed("stream", "stream must be true or false.")
     language = captions.checked_language(body.get("language"))
-    admin = _admin()
+    admin = holds_admin()
     config = ai_settings.unsealed(ai_settings.ready() if not admin else _configured(), app_config().jwt_secret)
     found, media = indexed_media(raw)
     quota = captions.Quota(current_app.extensions["photonix_limiter"].storage)
@@ -93,16 +92,6 @@ def _relay(answer: captions.Described | captions.CaptionStream) -> Iterator[str]
 
 def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-def _admin() -> bool:
-    """An admin token, or a correct X-Admin-Secret (checked under the lockout, as admin_required does)."""
-    secret = request.headers.get("X-Admin-Secret")
-    if secret is None:
-        return is_admin()
-    decide("admin", lambda: access.check_admin_secret(secret, app_config().admin_secret, lockout(), client_ip()),
-           via="admin-secret")
-    return True
 
 
 def _configured() -> ai_settings.AiSettings:

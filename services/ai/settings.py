@@ -1,4 +1,5 @@
-"""AI captions' settings (`GET|PUT /api/ai/settings`): defaults, validation, and the write-only API key.
+"""AI captions' settings (`GET|PUT /api/ai/settings`, and `ai` in the admin's `/api/settings`): defaults, validation,
+and the write-only API key.
 
 Stored as one JSON setting, so every worker and node reads the same values and a change needs no restart.
 `apiKey` is write-only: never returned (only `hasApiKey`) and never logged; it is stored sealed (AES-GCM under a key
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from errors import AiNotConfigured, FetchRefused, ValidationFailed
-from services import sealing, settings
+from services import events, sealing, settings
 from services.downloads.addresses import DEFAULT_PORTS, check_address, check_url
 
 SETTING_KEY = "AI_CONFIG"
@@ -50,13 +51,13 @@ class AiSettings:
         return self.enabled and bool(self.url) and bool(self.model)
 
 
-_NAMES = tuple(AiSettings.__dataclass_fields__)
+NAMES = tuple(AiSettings.__dataclass_fields__)
 
 
 def load() -> AiSettings:
     """The stored settings over the defaults (a stored key that no longer exists is ignored)."""
     stored = json.loads(settings.read_setting(SETTING_KEY) or "{}")
-    return replace(AiSettings(), **{k: v for k, v in stored.items() if k in _NAMES})
+    return replace(AiSettings(), **{k: v for k, v in stored.items() if k in NAMES})
 
 
 def ready() -> AiSettings:
@@ -86,11 +87,17 @@ def unsealed(current: AiSettings, secret: str) -> AiSettings:
 
 def change(changes: Mapping[str, object], secret: str) -> AiSettings:
     """Validate `changes` against the current settings and store the result; nothing is written on an error.
+    Both PUT /api/ai/settings and PUT /api/settings `{ai: {...}}` (services/admin_settings.py) come here."""
+    return store(checked(changes, secret))
+
+
+def checked(changes: Mapping[str, object], secret: str) -> AiSettings:
+    """The settings `changes` would make, validated (ValidationFailed naming the field), not yet stored.
 
     `apiKey`: a string sets it (sealed under `secret`), "" or null removes it. The url is checked with the
     resulting allowPrivateHosts."""
     if not isinstance(changes, Mapping) or not changes:
-        raise ValidationFailed("body", f"Send at least one of {', '.join(_NAMES)}.")
+        raise ValidationFailed("body", f"Send at least one of {', '.join(NAMES)}.")
     values = {name: _checked(name, value) for name, value in changes.items()}
     if values.get("apiKey"):
         values["apiKey"] = _SEALED.seal(secret, str(values["apiKey"]))
@@ -99,7 +106,13 @@ def change(changes: Mapping[str, object], secret: str) -> AiSettings:
         check_base_url(updated.url, updated.allowPrivateHosts)
     if updated.enabled and not (updated.url and updated.model):
         raise ValidationFailed("enabled", "Set url and model before turning AI captions on.")
+    return updated
+
+
+def store(updated: AiSettings) -> AiSettings:
+    """Write settings made by `checked` and tell the clients (`settings-changed {keys: ["ai"]}`: `aiCaptions`)."""
     settings.write_settings({SETTING_KEY: json.dumps(asdict(updated))}, bump_epoch=False)
+    events.publish("settings-changed", {"keys": ["ai"]})
     return updated
 
 
@@ -137,8 +150,8 @@ def _addresses(host: str, port: int) -> list[str]:
 
 
 def _checked(name: str, value: object) -> object:
-    if name not in _NAMES:
-        raise ValidationFailed(str(name), f"Unknown AI setting {name!r}; settings are {', '.join(_NAMES)}.")
+    if name not in NAMES:
+        raise ValidationFailed(str(name), f"Unknown AI setting {name!r}; settings are {', '.join(NAMES)}.")
     if name in ("enabled", "allowPrivateHosts"):
         if not isinstance(value, bool):
             raise ValidationFailed(name, f"{name} must be true or false.")

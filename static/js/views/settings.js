@@ -1,11 +1,13 @@
 // The owner's settings panel (behind the admin gate): password on/off/change, public access, site
-// title; index and thumbnail status with live progress; "rebuild index" and "generate missing thumbnails".
+// title; index and thumbnail status with live progress; "rebuild index" and "generate missing thumbnails"; the
+// cards of shared links, the trash and AI captions (views/ai-settings.js).
 
 import { api, clearAdminToken } from "../api.js";
 import { formatTime, h, showInvalid } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { toast } from "../toast.js";
 import { adminGate } from "./admin.js";
+import { aiCard } from "./ai-settings.js";
 import { sharedLinks } from "./shared-links.js";
 import { trashCard } from "./trash.js";
 
@@ -60,7 +62,8 @@ function panel(container, app) {
     h("a", { class: "button", href: "#/downloads", id: "settings-downloads" }, t("settings.downloads")),
     h("button", { class: "button ghost", type: "button", onclick: () => { clearAdminToken(); app.render(); } },
       t("settings.lock"))),
-  h("div", { class: "settings" }, access, library.element, sharedLinks().element, trashCard(app).element));
+  h("div", { class: "settings" }, access, library.element, sharedLinks().element, trashCard(app).element,
+    aiCard(app).element));
   return { dispose: () => library.dispose() };
 }
 
