@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeVar
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services import cpu, decode_budget, images
+from services.atomic_files import write_atomic
 from services.logtext import escape
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class Thumbnailer:
                 reason = self._decode(priority, _make_file, frame, files.webp, self._box, self._max_pixels,
                                       self._budget.total, ("PNG",))
             if reason is not None:
-                cpu.run_cpu_at(priority, _write_atomic, files.marker, reason.encode())
+                cpu.run_cpu_at(priority, write_atomic, files.marker, reason.encode())
             return None, reason
         finally:
             _release(files.lock, fd)
@@ -299,7 +299,7 @@ def _make_locked(key: str, files: _Files, source: Path, box: Box, max_pixels: in
             return done, None
         reason = _make_file(source, files.webp, box, max_pixels, max_bytes, formats, allowed_bytes=allowed_bytes)
         if reason is not None:
-            _write_atomic(files.marker, reason.encode())
+            write_atomic(files.marker, reason.encode())
         return None, reason
     finally:
         _release(files.lock, fd)
@@ -327,7 +327,7 @@ def _make_file(source: Path | bytes, target: Path, box: Box, max_pixels: int, ma
             raise
         except Exception as error:  # Pillow raises many kinds for broken files; each means "this file"
             return _reason(error)
-    _write_atomic(target, data)
+    write_atomic(target, data)
     return None
 
 
@@ -449,21 +449,6 @@ def _video_frame(ffmpeg: str, path: Path, box: Box) -> bytes:
     raise _Refused(f"ffmpeg could not read a frame: {problem}")
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and os.replace: the final name never shows a partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o644)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
 
 
 def _acquire(lock_path: Path) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import Conflict, NotFound
+from services.atomic_files import fsync_folder, write_atomic
 
 AT_FDCWD = -100
 RENAME_NOREPLACE = 1
@@ -40,9 +41,9 @@ def rename_no_replace(source: Path, target: Path) -> None:
         if code == errno.ENOENT:  # moved, restored or purged by another request a moment ago
             raise NotFound("Nothing is at this path any more.")
         raise OSError(code, os.strerror(code), str(source), None, str(target))
-    sync_folder(source.parent)
+    fsync_folder(source.parent)
     if target.parent != source.parent:
-        sync_folder(target.parent)
+        fsync_folder(target.parent)
 
 
 def copy_verified(source: Path, staging: Path, target: Path) -> None:
@@ -50,7 +51,7 @@ def copy_verified(source: Path, staging: Path, target: Path) -> None:
     original byte for byte, then rename `staging` to `target` (never replacing). The source is left as it is."""
     shutil.copytree(source, staging, symlinks=True, copy_function=_copy_synced)
     _check_same(source, staging)
-    sync_folder(staging)
+    fsync_folder(staging)
     rename_no_replace(staging, target)
 
 
@@ -67,26 +68,12 @@ def remove_copied(source: Path, copy: Path) -> None:
                     original.unlink()
         with contextlib.suppress(OSError):  # not empty: something new is in it, and stays
             there.rmdir()
-    sync_folder(source.parent)
+    fsync_folder(source.parent)
 
 
 def write_durably(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to `path` atomically (temp + fsync + rename) and sync its folder."""
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    sync_folder(path.parent)
-
-
-def sync_folder(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write JSON to `path` atomically and sync its folder (services/atomic_files.py)."""
+    write_atomic(path, json.dumps(data, ensure_ascii=False).encode(), sync_folder=True)
 
 
 def _copy_synced(source: str, target: str) -> str:

@@ -13,7 +13,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from services import cpu
+from services.atomic_files import write_atomic
 from services.gallery import videometa
 from services.logtext import escape
 from services.thumbnails import VIDEO_DEMUXERS
@@ -128,7 +128,7 @@ def build(renditions: Renditions, tools: tuple[str, str], source: VideoSource, p
         if not keep_going():
             return Outcome("stopped", key)
         log.info("no HLS rendition for %s: %s", escape(source.rel), reason)
-        _write_atomic(renditions.failed_marker(key), reason.encode())
+        write_atomic(renditions.failed_marker(key), reason.encode())
         return Outcome("failed", key, reason)
 
 
@@ -245,16 +245,3 @@ def _publish(partial: Path, folder: Path) -> None:
             os.close(dir_fd)
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
