@@ -107,6 +107,10 @@ def postgres_server(fsync: bool = False) -> Iterator[str]:
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}"
         finally:
+            # PostgreSQL's fast shutdown (SIGINT to the postmaster itself: runuser passes on only SIGTERM, the
+            # smart shutdown, which waits for every session, a test process's pooled ones too) ends them now.
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
             stop_process(proc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
