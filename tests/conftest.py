@@ -12,6 +12,7 @@ from PIL import ImageFile
 
 from app import create_app
 from config import load_config
+from services import events
 from services.database import bind_database, close_connection, init_db, open_database
 from tests.support import servers
 
@@ -148,6 +149,10 @@ def db(config):
     bind_database(database)
     init_db()
     yield database
+    # A test that opened an event stream started the hub's poller thread: stopped here, or it would poll the next
+    # test's database and log its failures from a thread (CPython 3.11's traceback carets call ast.parse, which
+    # is not thread-safe: a test compiling at that moment failed with "AST constructor recursion depth mismatch").
+    events.shutdown()
     close_connection()
     if hasattr(database, "close_all"):  # the PostgreSQL pool
         database.close_all()
@@ -158,6 +163,7 @@ def app(config):
     app = create_app(config)
     init_db()
     yield app
+    events.shutdown()  # as in `db`
     close_connection()
 
 
