@@ -186,14 +186,15 @@ def syscall_held(pid: int, syscall: str, path: Path | None = None):
         tracer.wait(5)
 
 
-def held_in(pid: int, number: int) -> list[Path]:
-    """What the threads of `pid` now inside system call `number` (one on a descriptor) are working on."""
+def held_in(pid: int, number: int, argument: int = 0) -> list[Path]:
+    """What the threads of `pid` now inside system call `number` are working on: the file of the descriptor that is
+    the call's `argument` (0: the first)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = (task / "syscall").read_text().split()
             if int(fields[0]) == number:
-                found.append(Path(os.readlink(f"/proc/{pid}/fd/{int(fields[1], 16)}")))
+                found.append(Path(os.readlink(f"/proc/{pid}/fd/{int(fields[1 + argument], 16)}")))
     return found
 
 
