@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from config import load_config
 from services import events
 from services.database import bind_database, close_connection, init_db, open_database
 from tests.support import servers
+from tests.support.pg_pool import PgPool
 
 JWT_SECRET = "k3J9-q8Zt2VwX5mN7pR4sL6yB1cD0fGh-test-only"
 ADMIN_SECRET = "adm1n-s3cret-for-tests"
@@ -92,12 +94,20 @@ def postgres_template(postgres_admin_url) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def postgres_pool(postgres_admin_url, postgres_template) -> PgPool:
+    return PgPool(postgres_admin_url, postgres_template)
+
+
 @pytest.fixture
-def database_url(request, db_kind, tmp_path) -> str:
+def database_url(request, db_kind, tmp_path) -> Iterator[str]:
     if db_kind == "postgres":
-        admin, template = request.getfixturevalue("postgres_admin_url"), request.getfixturevalue("postgres_template")
-        return servers.create_pg_database(admin, "t_" + uuid.uuid4().hex[:12], template)
-    return f"sqlite:///{tmp_path / 'data' / 'photonix.db'}"
+        pool = request.getfixturevalue("postgres_pool")
+        url = pool.take()
+        yield url
+        pool.give_back(url)
+    else:
+        yield f"sqlite:///{tmp_path / 'data' / 'photonix.db'}"
 
 
 @pytest.fixture
