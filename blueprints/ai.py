@@ -98,5 +98,5 @@ def _configured() -> ai_settings.AiSettings:
     """The admin may try captions while they are still off, once a url and model are set."""
     config = ai_settings.load()
     if not (config.url and config.model):
-        raise AiNotConfigured("Set the AI url and model in /api/ai/settings first.")
+        raise AiNotConfigured("Set the AI url and model first: Settings → AI captions (or PUT /api/ai/settings).")
     return config

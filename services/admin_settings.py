@@ -21,7 +21,7 @@ def change(changes: Mapping[str, object], secret: str) -> None:
     rest = {name: value for name, value in changes.items() if name != AI}
     ai = _checked_ai(changes[AI], secret) if AI in changes else None
     if rest or ai is None:
-        settings.change_settings(rest)
+        settings.change_settings(rest, also_named=(AI,))
     if ai is not None:
         ai_settings.store(ai)
 

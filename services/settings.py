@@ -84,13 +84,14 @@ def auth_state() -> AuthState:
     )
 
 
-def change_settings(changes: Mapping[str, object]) -> list[str]:
+def change_settings(changes: Mapping[str, object], also_named: tuple[str, ...] = ()) -> list[str]:
     """Validate and apply an owner's change; return the names that changed (`password` for a new one).
 
-    Raises ValidationFailed naming the field for unknown names and bad values. Publishes
+    Raises ValidationFailed naming the field for unknown names and bad values; its list of the names a change may
+    hold ends with `also_named` (those the caller takes out of `changes` and applies itself). Publishes
     `settings-changed {keys}` and, when access rules changed, `auth-changed {passwordEnabled, publicAccess}`.
     """
-    _check_names(changes)
+    _check_names(changes, (*CHANGEABLE, *also_named))
     state = auth_state()
     enable = _boolean(changes, "passwordEnabled")
     public = _boolean(changes, "publicAccess")
@@ -157,12 +158,12 @@ def _create_system_id() -> str:
     return Setting.get(Setting.key == SYSTEM_ID).value
 
 
-def _check_names(changes: Mapping[str, object]) -> None:
+def _check_names(changes: Mapping[str, object], names: tuple[str, ...]) -> None:
     for name in changes:
         if name not in CHANGEABLE:
-            raise ValidationFailed(str(name), f"Unknown setting {name!r}; settings are {', '.join(CHANGEABLE)}.")
+            raise ValidationFailed(str(name), f"Unknown setting {name!r}; settings are {', '.join(names)}.")
     if not changes:
-        raise ValidationFailed("body", f"Send at least one of {', '.join(CHANGEABLE)}.")
+        raise ValidationFailed("body", f"Send at least one of {', '.join(names)}.")
 
 
 def _boolean(changes: Mapping[str, object], name: str) -> bool | None:

@@ -64,9 +64,9 @@ def ready() -> AiSettings:
     """The settings when captions can be made, else AiNotConfigured (503)."""
     current = load()
     if not current.ready:
-        raise AiNotConfigured("AI captions are off or have no url and model; the admin sets them in "
-                              "/api/ai/settings." if not current.enabled else
-                              "AI captions are on but have no url or model yet.")
+        raise AiNotConfigured("AI captions are off or have no url and model; the admin sets them in Settings → "
+                              "AI captions (or PUT /api/ai/settings)." if not current.enabled else
+                              "AI captions are on but have no url or model yet (Settings → AI captions).")
     return current
 
 

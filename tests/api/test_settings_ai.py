@@ -119,3 +119,11 @@ def test_writing_ai_still_needs_admin(client):
     response = client.put("/api/settings", json={"ai": {"url": PUBLIC_URL, "model": "m1"}})
     assert response.status_code == 403 and response.get_json()["code"] == "ADMIN_REQUIRED"
     assert stored_ai(client)["url"] == ""
+
+
+@pytest.mark.parametrize("body, field", [({"aiSettings": {}}, "aiSettings"), ({}, "body")])
+def test_an_unknown_or_missing_setting_is_answered_with_every_name_ai_included(client, body, field):
+    response = admin_put(client, body)
+    assert response.status_code == 400 and response.get_json()["field"] == field
+    names = response.get_json()["message"].rpartition(" are ")[2] if field != "body" else response.get_json()["message"]
+    assert "trashDays" in names and names.rstrip(".").endswith(", ai"), names
