@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from services import events
 from services.database import bind_database, close_connection, init_db, open_database
 from tests.support import servers
 from tests.support.pg_pool import PgPool
+from tests.support.waiting import FAILSAFE_S
 
 JWT_SECRET = "k3J9-q8Zt2VwX5mN7pR4sL6yB1cD0fGh-test-only"
 ADMIN_SECRET = "adm1n-s3cret-for-tests"
@@ -159,6 +161,7 @@ def db(config):
     bind_database(database)
     init_db()
     yield database
+    _join_thumbnail_threads()
     # A test that opened an event stream started the hub's poller thread: stopped here, or it would poll the next
     # test's database and log its failures from a thread (CPython 3.11's traceback carets call ast.parse, which
     # is not thread-safe: a test compiling at that moment failed with "AST constructor recursion depth mismatch").
@@ -173,8 +176,17 @@ def app(config):
     app = create_app(config)
     init_db()
     yield app
+    _join_thumbnail_threads()
     events.shutdown()  # as in `db`
     close_connection()
+
+
+def _join_thumbnail_threads() -> None:
+    """A thumbnail a test was told is "processing" goes on being made after the test, then announced: into the next
+    test's database, from its thread, while the fixtures close and open connections (a segfault in SQLite once)."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("thumbnail-"):
+            thread.join(FAILSAFE_S)
 
 
 @pytest.fixture
