@@ -223,7 +223,8 @@ def videos(retry_failed: bool) -> None:
         bar.update(done - bar.pos)
 
     try:
-        made, failed = video_batch.make_missing(renditions, config.photos_dir, progress, config.video_threads)
+        made, failed = video_batch.run_batch(renditions, config.photos_dir, config.video_threads,
+                                             keep_going=lambda: True, also=progress)
     finally:
         database.close_connection()
     if bar is not None:

@@ -36,7 +36,7 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    from services import events, jobs
+    from services import derived_upkeep, events, jobs
     from services.albums import actions
     from services.downloads import scheduler
     from services.gallery import index, thumbs, watcher
@@ -44,13 +44,14 @@ def post_worker_init(worker):
     from services.video import batch as video_batch
 
     config = worker.wsgi.extensions["photonix"]
-    publish = video_batch.following_index(events.publish)  # new videos get their HLS rendition at once
+    publish = derived_upkeep.following_index(events.publish)  # new videos made, what gone files had pruned
     index.register_job(config.photos_dir, config.scan_interval_seconds, publish)
     watcher.register_job(config.photos_dir, config.watch, publish)
     thumbs.register_job(worker.wsgi.extensions["photonix_thumbnailer"], config.photos_dir)
     video_batch.register_job(worker.wsgi.extensions["photonix_videos"], config.photos_dir, config.video_threads)
     scheduler.register_job(scheduler.make_runner(config.photos_dir, config.max_image_pixels))
     actions.register_job(config.photos_dir, config.data_dir, lambda: auth_state().trash_days)
+    derived_upkeep.register_job(worker.wsgi.extensions["photonix_videos"], actions.trash_dir(config.data_dir))
     jobs.start_background(config)
     _end_streams_on_sigterm(worker)
 

@@ -5,7 +5,7 @@ The work is services/albums/actions.py's; this only parses and answers.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from blueprints._auth import admin_required, request_auth_state
 from blueprints._http import app_config, json_body
@@ -31,7 +31,8 @@ def delete_album(raw: str):
 @admin_required
 def rename_album(raw: str):
     body = json_body()
-    done = actions.rename_album(app_config().photos_dir, raw, body.get("name"), events.publish)
+    caches = [current_app.extensions[f"photonix_{name}"] for name in ("thumbnailer", "previewer", "videos")]
+    done = actions.rename_album(app_config().photos_dir, raw, body.get("name"), events.publish, caches)
     return jsonify(path=done.new, previousPath=done.old)
 
 

@@ -165,8 +165,25 @@ class Thumbnailer:
         """Thumbnails this process is making right now (lock-free, so safe on a pool thread)."""
         return len(self._jobs)
 
+    def carry(self, old_rel: str, new_rel: str, mtime: float, size: int) -> bool:
+        """Keep what was made (or failed) for a file that was renamed or moved, under its new path's key: a rename
+        within the cache, nothing decoded again. Blocking file work (CPU pool); True when anything was there."""
+        old, new = self._files(self._key_of(old_rel, mtime, size)), self._files(self._key_of(new_rel, mtime, size))
+        carried = False
+        for made, target in ((old.webp, new.webp), (old.marker, new.marker)):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(made, target)
+                carried = True
+            except FileNotFoundError:
+                pass
+        return carried
+
     def _key(self, source: Source) -> str:
-        text = f"{source.rel}\0{round(source.mtime * 1_000_000_000)}\0{source.size}\0{self._size_key}"
+        return self._key_of(source.rel, source.mtime, source.size)
+
+    def _key_of(self, rel: str, mtime: float, size: int) -> str:
+        text = f"{rel}\0{round(mtime * 1_000_000_000)}\0{size}\0{self._size_key}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _files(self, key: str) -> _Files:

@@ -17,6 +17,7 @@ from pathlib import Path
 from limits import RateLimitItemPerDay
 from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
+from peewee import SQL, fn
 from PIL import Image
 
 from errors import AiQuota, LimiterUnavailable, NotAPhoto, ValidationFailed
@@ -26,6 +27,7 @@ from services.ai import client
 from services.ai.settings import AiSettings
 from services.gallery import thumbs
 from services.gallery.keys import fold, path_hash
+from services.gallery.tree_move import at_or_below
 from services.thumbnails import Thumbnailer
 
 MAX_SIDE_PX = 1024
@@ -141,6 +143,18 @@ class CaptionStream:
 
     def close(self) -> None:
         self._upstream.close()
+
+
+def prune(kept_below: list[str]) -> int:
+    """Forget the captions of photo versions the index no longer holds (the photo removed, replaced or moved),
+    except below `kept_below` (the trash's albums: a restore brings them back as they were); how many went. Only
+    after a complete index (services/derived_upkeep.py), or a photo not yet indexed again would lose its caption."""
+    indexed = Media.select(SQL("1")).where((Media.path_hash == Caption.path_hash) & (Media.mtime == Caption.mtime)
+                                            & (Media.size == Caption.size))
+    orphan = ~fn.EXISTS(indexed)
+    for path in kept_below:
+        orphan &= ~at_or_below(Caption.path, path)
+    return Caption.delete().where(orphan).execute()
 
 
 def preview_jpeg(webp: Path) -> bytes:

@@ -1,19 +1,23 @@
 """What the album endpoints do, from a request, the CLI or a test: the file operation on the CPU pool, then the
-index rows, counts and covers brought in step at once, then one `album-changed {path}` event per folder whose
-listing changed (the parent; both parents never differ, a rename stays in its folder). No Flask here.
+index rows, counts and covers brought in step at once (a renamed album's rows are moved, with what was made for its
+files), then one `album-changed {path}` event per folder whose listing changed (the parent; both parents never
+differ, a rename stays in its folder). No Flask here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from errors import StorageFailed
-from services import jobs
+from services import derived_upkeep, jobs
 from services.albums import links, rename, trash
 from services.cpu import run_cpu
+from services.database import write_transaction
+from services.gallery import tree_move
 from services.gallery.index import Indexer, Publish
 from services.gallery.keys import parent_of
 
@@ -49,6 +53,7 @@ def purge(data_dir: Path, item_id: str) -> trash.TrashItem:
     with _disk_errors():
         item = run_cpu(trash.purge, trash_dir(data_dir), item_id)
     log.info("album %r purged from the trash (%s)", item.path, item.id)
+    jobs.request_run(derived_upkeep.JOB_NAME)  # its captions and video renditions go too
     return item
 
 
@@ -56,20 +61,50 @@ def list_items(data_dir: Path) -> list[trash.TrashItem]:
     return run_cpu(trash.list_items, trash_dir(data_dir))
 
 
-def rename_album(root: Path, raw: str, name: object, publish: Publish) -> rename.Renamed:
+class Cache(Protocol):
+    """What is kept per file version and path (thumbnails, previews, video renditions): carried along a rename."""
+
+    def carry(self, old_rel: str, new_rel: str, mtime: float, size: int) -> bool: ...
+
+
+def rename_album(root: Path, raw: str, name: object, publish: Publish, caches: Sequence[Cache] = ()) -> rename.Renamed:
+    """The rename on disk, then its rows moved in the index with the share links and viewing history (one
+    transaction), then what `caches` made for its files renamed along: nothing is read or made again. When the index
+    did not know the album as it was (a scan or the watcher got there first), its folders are synced instead."""
     with _disk_errors():
         done = run_cpu(rename.rename_album, root, raw, name)
-    if done.new != done.old:
-        moved = links.carry(done.old, done.new)
-        log.info("album %r renamed to %r (%d share links and viewing records follow it)", done.old, done.new, moved)
+    if done.new == done.old:
+        return done
+    with write_transaction():
+        moved = tree_move.move_tree(done.old, done.new)
+        links_moved = links.carry(done.old, done.new)
+    if moved is None:
         _reindex(root, publish, [done.old, done.new])
+    else:
+        run_cpu(_carry_files, caches, moved)
+        publish("album-changed", {"path": parent_of(done.new) or ""})
+    log.info("album %r renamed to %r (%s files moved in the index; %d share links and viewing records follow it)",
+             done.old, done.new, "no" if moved is None else len(moved), links_moved)
     return done
+
+
+def _carry_files(caches: Sequence[Cache], moved: list[tree_move.MovedFile]) -> None:
+    """Best effort: what cannot be carried (a cache folder not writable) is made again when asked for."""
+    try:
+        for cache in caches:
+            for file in moved:
+                cache.carry(file.old, file.new, file.mtime, file.size)
+    except OSError as exc:
+        log.warning("renamed album: its thumbnails or renditions could not all be kept (%s); they are made again", exc)
 
 
 def register_job(root: Path, data_dir: Path, trash_days: Callable[[], int]) -> None:
     """In the lease-holding process: purge what is older than trashDays (read at each run), and tidy after crashes."""
-    jobs.register_periodic(PURGE_JOB, PURGE_INTERVAL_S,
-                           lambda: run_cpu(trash.purge_expired, root, trash_dir(data_dir), trash_days()))
+    def purge_expired() -> None:
+        if run_cpu(trash.purge_expired, root, trash_dir(data_dir), trash_days()):
+            jobs.request_run(derived_upkeep.JOB_NAME)
+
+    jobs.register_periodic(PURGE_JOB, PURGE_INTERVAL_S, purge_expired)
 
 
 @contextlib.contextmanager

@@ -9,12 +9,14 @@ call these on the CPU pool. No Flask here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,17 @@ def list_items(trash_dir: Path) -> list[TrashItem]:
     """The complete items, newest first."""
     items = [item for item in map(_read, _item_dirs(trash_dir)) if item is not None]
     return sorted(items, key=lambda item: (-item.deleted_at, item.id))
+
+
+def files(trash_dir: Path, item: TrashItem) -> Iterator[tuple[str, os.stat_result]]:
+    """Each file of a complete item as (the gallery path it had, its stat): what a restore brings back."""
+    album = trash_dir / item.id / ALBUM_DIR
+    for folder, _dirs, names in os.walk(album):
+        inside = Path(folder).relative_to(album).as_posix()
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):  # purged meanwhile
+                yield (f"{item.path}/{name}" if inside == "." else f"{item.path}/{inside}/{name}",
+                       os.stat(Path(folder) / name, follow_symlinks=False))
 
 
 def get_item(trash_dir: Path, item_id: str) -> TrashItem:

@@ -313,6 +313,13 @@ def index_status() -> dict[str, Any]:
             "running": False, **state}
 
 
+def last_scan_complete() -> bool:
+    """Whether the last full scan walked every folder and none runs now: the index then holds every file (the watcher
+    keeps it so), and what was made for files it does not hold may go (services/derived_upkeep.py)."""
+    state = json.loads(settings.read_setting(STATE_KEY) or "{}")
+    return state.get("complete") is True and not state.get("running")
+
+
 def _tidy(stats: ScanStats) -> None:
     """After a scan or a sync: the planner's statistics refreshed after a bulk change (a first index, a big import
     the watcher saw), the file's free pages given back after big removals (services/db_upkeep.py decides), the

@@ -154,11 +154,15 @@ def _missing(renditions: Renditions, root: Path) -> Iterator[VideoSource]:
 
 
 def run_batch(renditions: Renditions, root: Path, threads: int,
-              keep_going: Callable[[], bool] = jobs.is_leader) -> None:
-    """Make the missing renditions, publishing video-progress, video-ready, video-failed and video-batch-complete."""
+              keep_going: Callable[[], bool] = jobs.is_leader, also: Progress | None = None) -> tuple[int, int]:
+    """Make the missing renditions, publishing video-progress, video-ready, video-failed and video-batch-complete
+    (from the server's job and from `photonix videos` alike: the servers' clients hear of both); `also` is told
+    every step (the CLI's progress bar). Returns (made, failed)."""
     started, last = time.monotonic(), [0.0]
 
     def progress(path: str, fraction: float, done: int, total: int) -> None:
+        if also is not None:
+            also(path, fraction, done, total)
         if time.monotonic() - last[0] >= PROGRESS_EVERY_S or fraction >= 1.0:
             last[0] = time.monotonic()
             _publish("video-progress", {"path": path, "progress": round(fraction, 3), "done": done, "total": total})
@@ -171,25 +175,13 @@ def run_batch(renditions: Renditions, root: Path, threads: int,
         seconds = round(time.monotonic() - started, 3)
         log.info("video renditions: %d made, %d failed in %.1fs", made, failed, seconds)
         _publish("video-batch-complete", {"made": made, "failed": failed, "seconds": seconds})
+    return made, failed
 
 
 def register_job(renditions: Renditions, root: Path, threads: int) -> None:
     """In the lease-holding process: at once when it starts leading (so an interrupted batch resumes after a
     restart), every JOB_INTERVAL_S for videos indexed since, and when POST /api/video/batch asks."""
     jobs.register_periodic(JOB_NAME, JOB_INTERVAL_S, lambda: run_batch(renditions, root, threads))
-
-
-def following_index(publish: Callable[[str, dict[str, Any]], Any]) -> Callable[[str, dict[str, Any]], Any]:
-    """`publish` for the index and the watcher, which also asks for the batch once they added or changed files:
-    new videos get their rendition at once, not at the batch's next interval."""
-
-    def publish_and_follow(kind: str, data: dict[str, Any]) -> Any:
-        published = publish(kind, data)
-        if kind == "index-complete" and (data.get("added") or data.get("updated")):
-            jobs.request_run(JOB_NAME)
-        return published
-
-    return publish_and_follow
 
 
 def _publish(kind: str, data: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ PARTIAL_SUFFIX = ".partial"
 FAILED_SUFFIX = ".failed"
 LOCK_SUFFIX = ".lock"
 MAX_REASON_CHARS = 300
+_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,24 @@ class Renditions:
                 os.unlink(path)
             os.close(fd)
 
+    def carry(self, old_rel: str, new_rel: str, mtime: float, size: int) -> bool:
+        """Keep a video's rendition (or its remembered failure) when the video was renamed or moved: renamed to the
+        new path's key, under the old key's lock (a rendition being built now is left; it is made again later).
+        Blocking file work; True when anything was there."""
+        old, new = self.key(old_rel, mtime, size), self.key(new_rel, mtime, size)
+        if not (self.folder(old).exists() or self.failed_marker(old).exists()):
+            return False
+        with self.locked(old) as held:
+            if not held:
+                return False
+            carried = False
+            pairs = ((self.folder(old), self.folder(new)), (self.failed_marker(old), self.failed_marker(new)))
+            for made, target in pairs:
+                with contextlib.suppress(OSError):  # not there, or made meanwhile under the new key: nothing to keep
+                    os.rename(made, target)
+                    carried = True
+            return carried
+
     def sweep(self) -> int:
         """Remove what interrupted builds left (a hidden partial folder whose lock no one holds); returns how many
         went. A visible rendition is never touched."""
@@ -130,6 +149,35 @@ class Renditions:
                     if held:
                         shutil.rmtree(entry.path, ignore_errors=True)
                         removed += 1
+        return removed
+
+    def prune(self, keep: set[str], made_before: float) -> int:
+        """Remove the renditions and remembered failures whose key is not in `keep` (their video is no longer indexed
+        as that version) and that were made before `made_before` (one finished since `keep` was read, for a video
+        indexed since, stays); a build under way is never touched. A rendition goes hidden first, then away.
+        Returns how many went."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for entry in os.scandir(self.root):
+            key = entry.name.removesuffix(FAILED_SUFFIX)
+            if not _KEY.fullmatch(key) or key in keep:
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime >= made_before:
+                    continue
+            except FileNotFoundError:
+                continue
+            with self.locked(key) as held:
+                if not held:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.name.endswith(FAILED_SUFFIX):
+                        os.unlink(entry.path)
+                    else:
+                        os.rename(entry.path, self.partial(key))
+                        shutil.rmtree(self.partial(key), ignore_errors=True)
+                    removed += 1
         return removed
 
     def _locked(self, key: str) -> bool:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from models import Event
+from models import Caption, Event, Media
+from services.gallery import index_rows
 from tests.support import images
 from tests.support import share_links as links
 from tests.support.share_links import ADMIN, assert_error, create
@@ -175,6 +176,50 @@ def test_rename(client, photos_dir):
     assert client.post("/api/albums/Trip 2024 旅行/sub/rename", json={"name": "deeper"},
                        headers=ADMIN).get_json()["path"] == "Trip 2024 旅行/deeper"
     assert album_events()[-1] == "Trip 2024 旅行"
+
+
+def test_a_rename_moves_the_index_and_keeps_what_was_made(app, client, photos_dir, loads, monkeypatch):
+    """A renamed album's rows move (same rows, nothing read from the disk again), and its thumbnails, previews,
+    video renditions and AI captions follow it: a 50,000-photo album renamed must not be indexed and made anew."""
+    images.not_an_image(photos_dir / "album" / "sub" / "v.avi")  # a video that needs a rendition
+    client.get("/api/browse/album/sub", headers=ADMIN)
+    for path in ("album/a.jpg", "album/sub/b.jpg"):
+        for url in (f"/api/thumbnail?path={path}", f"/api/preview?path={path}"):
+            assert client.get(url, headers=ADMIN).status_code == 200
+    video = Media.get(Media.path == "album/sub/v.avi")
+    renditions = app.extensions["photonix_videos"]
+    ready = renditions.folder(renditions.key(video.path, video.mtime, video.size))
+    ready.mkdir(parents=True)
+    (ready / "master.m3u8").write_text("#EXTM3U\n")
+    photo = Media.get(Media.path == "album/a.jpg")
+    Caption.insert(key="k", path_hash=photo.path_hash, path=photo.path, mtime=photo.mtime, size=photo.size,
+                   model="m", text="a red kite over dunes", text_folded="a red kite over dunes",
+                   created_at=1.0).execute()
+    rows = {row.id: row.path for row in Media.select()}
+    decoded = len(loads)
+    monkeypatch.setattr(index_rows, "media_row", lambda *_: pytest.fail("a moved file was read from the disk again"))
+
+    response = client.post("/api/albums/album/rename", json={"name": "Dunes"}, headers=ADMIN)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert {row.id: row.path for row in Media.select()} == {
+        row_id: "Dunes" + path[len("album"):] if path.startswith("album/") else path for row_id, path in rows.items()}
+    assert names(client, "Dunes") == ["sub", "a.jpg"] and names(client, "Dunes/sub") == ["b.jpg", "v.avi"]
+    [cover] = [item for item in client.get("/api/browse/", headers=ADMIN).get_json()["items"]
+               if item["name"] == "Dunes"]
+    assert cover["coverUrl"].startswith("/api/thumbnail?path=Dunes%2F")
+    for path in ("Dunes/a.jpg", "Dunes/sub/b.jpg"):
+        for url in (f"/api/thumbnail?path={path}", f"/api/preview?path={path}"):
+            assert client.get(url, headers=ADMIN).status_code == 200
+    assert len(loads) == decoded  # served from the carried files
+    [item] = [i for i in client.get("/api/browse/Dunes/sub", headers=ADMIN).get_json()["items"] if i["name"] == "v.avi"]
+    assert item["playable"] == "hls" and not ready.exists()
+    info = client.get("/api/info?path=Dunes/a.jpg", headers=ADMIN).get_json()
+    assert info["caption"]["text"] == "a red kite over dunes"
+    found = client.get("/api/search?q=red kite", headers=ADMIN).get_json()
+    assert [item["path"] for item in found["items"]] == ["Dunes/a.jpg"]
+    found = client.get("/api/search?q=dunes", headers=ADMIN).get_json()  # by the album's new name, not its old one
+    assert {item["path"] for item in found["items"]} >= {"Dunes", "Dunes/a.jpg"}
+    assert client.get("/api/search?q=album", headers=ADMIN).get_json()["items"] == []
 
 
 @pytest.mark.parametrize("name", [".env", "..", ".", "a/b", "", "x\ny", "x.tmp", " pad", "n" * 256, 7, None])

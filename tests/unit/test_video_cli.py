@@ -3,6 +3,9 @@ a progress bar, remembers failures, and a second run has nothing left to do."""
 
 from __future__ import annotations
 
+import json
+
+from models import Event
 from services.video.renditions import MASTER
 from tests.support import images, videos
 from tests.unit.test_cli import run
@@ -19,6 +22,12 @@ def test_videos_command_makes_the_missing_renditions(env, app, photos_dir, tmp_p
     assert result.stdout.splitlines()[0] == "videos"  # the progress bar (its label only, without a terminal)
     assert result.stdout.strip().endswith("2 videos made ready for streaming, 1 failed (see the log for reasons)")
     assert len(list((tmp_path / "data" / "video").glob(f"*/{MASTER}"))) == 2
+    # Open browsers hear of it as from the server's own batch (through the event log the servers poll).
+    told = [(event.type, json.loads(event.data)) for event in Event.select().order_by(Event.id)]
+    assert sorted((kind, data["path"]) for kind, data in told if kind in ("video-ready", "video-failed")) == [
+        ("video-failed", "album/broken.mov"), ("video-ready", "album/hevc.mp4"), ("video-ready", "album/phone.mov")]
+    assert [(data["done"], data["total"]) for kind, data in told if kind == "video-progress"][-1] == (3, 3)
+    assert [kind for kind, _ in told][-1] == "video-batch-complete"
     again = run(["videos"], env)
     assert again.returncode == 0 and again.stdout.strip().endswith("0 videos made ready for streaming, 0 failed")
     retried = run(["videos", "--retry-failed"], env)
