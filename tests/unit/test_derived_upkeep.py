@@ -40,8 +40,8 @@ def renditions(tmp_path) -> Renditions:
 
 
 def caption(path: str, mtime: float, size: int) -> None:
-    Caption.insert(key=f"{path}-{mtime}", path_hash=path_hash(path), path=path, mtime=mtime, size=size, model="m", text=path, text_folded=path,
-                   created_at=1.0).execute()
+    Caption.insert(key=f"{path}-{mtime}", path_hash=path_hash(path), path=path, mtime=mtime, size=size, model="m",
+                   text=path, text_folded=path, created_at=1.0).execute()
 
 
 def made(renditions: Renditions, rel: str, mtime: float, size: int, failed: bool = False) -> str:
