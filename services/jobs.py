@@ -169,7 +169,9 @@ class _Runner:
 
     def _renew(self) -> bool:
         try:
-            return lease.try_acquire(LEASE_NAME, self.holder, self.ttl_s)
+            # take(): a holder on this host that no longer runs (SIGKILLed: the OOM killer, say) is taken over at
+            # once, not after its TTL; jobs it ran (a scan, a transcode) resume without that wait.
+            return lease.take(LEASE_NAME, self.holder, self.ttl_s)
         except Exception as exc:  # not knowing means not leading: another process may take over
             log.warning("could not renew the jobs lease: %s", exc)
             return False

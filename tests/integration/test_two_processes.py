@@ -1,11 +1,13 @@
 """Two real processes on one database (SQLite file, or PostgreSQL with --db=postgres), under gevent as in
 production: an event crosses from one to the other, and exactly one of them holds the jobs lease until
-it is killed, when the other takes over after the TTL."""
+it is killed (the other takes over at once) or hangs (the other takes over after the TTL)."""
 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 10.0
 RENEW_S = 0.2
 TTL_S = 1.5
+LONG_TTL_S = 120.0  # beyond every wait here: a takeover under it did not wait for the TTL
 
 CHILD_SCRIPT = """
 from gevent import monkey
@@ -155,8 +158,13 @@ def follow(children: list[Child], seen: dict[int, bool], ran: set[int], duration
     return [pid for pid, leading in seen.items() if leading]
 
 
-def test_exactly_one_process_leads_and_the_other_takes_over_after_a_kill(spawn):
-    children = [spawn("lead", str(RENEW_S), str(TTL_S)) for _ in range(2)]
+@pytest.mark.parametrize("ending", ["killed", "stopped"])
+def test_exactly_one_process_leads_and_the_other_takes_over(spawn, ending):
+    """Killed (SIGKILL: the OOM killer, say), the leader is seen gone on this host and the other takes over at its
+    next renewal, long before the TTL. Stopped (SIGSTOP: alive but hung, as a holder on another node looks), it
+    is waited out: the lease passes only once its TTL ran out."""
+    ttl_s = LONG_TTL_S if ending == "killed" else TTL_S
+    children = [spawn("lead", str(RENEW_S), str(ttl_s)) for _ in range(2)]
     seen: dict[int, bool] = {}
     ran: set[int] = set()
     deadline = time.monotonic() + WAIT_S
@@ -168,17 +176,22 @@ def test_exactly_one_process_leads_and_the_other_takes_over_after_a_kill(spawn):
     holder = lease.current_holder("jobs")
     assert holder is not None and f":{first[0]}:" in holder
 
-    killed = next(c for c in children if c.pid == first[0])
+    leader = next(c for c in children if c.pid == first[0])
     survivor = next(c for c in children if c.pid != first[0])
-    killed_at = time.monotonic()  # before stop(): its last renewal happened before this moment
-    killed.stop()
-    seen.pop(killed.pid)
-    while not seen.get(survivor.pid) and time.monotonic() < killed_at + WAIT_S:
+    ended_at = time.monotonic()  # its last renewal happened before this moment
+    if ending == "killed":
+        leader.stop()
+    else:
+        os.kill(leader.pid, signal.SIGSTOP)
+    seen.pop(leader.pid)
+    while not seen.get(survivor.pid) and time.monotonic() < ended_at + WAIT_S:
         follow([survivor], seen, ran, 0.05)
-    took_s = time.monotonic() - killed_at
+    took_s = time.monotonic() - ended_at
     assert seen.get(survivor.pid), f"no takeover within {WAIT_S}s:\n{survivor.log.read_text()}"
-    # The lease was renewed at most RENEW_S before the kill, so it cannot expire much sooner than this.
-    assert took_s >= TTL_S - RENEW_S - 0.2
+    if ending == "stopped":  # renewed at most RENEW_S before it stopped: its lease cannot expire much sooner
+        assert took_s >= TTL_S - RENEW_S - 0.2
+        leader.stop()
+    # else: the TTL (LONG_TTL_S) is far beyond WAIT_S, so the takeover did not wait for it
     holder = lease.current_holder("jobs")
     assert holder is not None and f":{survivor.pid}:" in holder
     follow([survivor], seen, ran, 3 * RENEW_S)
