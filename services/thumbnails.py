@@ -169,15 +169,17 @@ class Thumbnailer:
         """Keep what was made (or failed) for a file that was renamed or moved, under its new path's key: a rename
         within the cache, nothing decoded again. Blocking file work (CPU pool); True when anything was there."""
         old, new = self._files(self._key_of(old_rel, mtime, size)), self._files(self._key_of(new_rel, mtime, size))
-        carried = False
-        for made, target in ((old.webp, new.webp), (old.marker, new.marker)):
+        for made, target in ((old.webp, new.webp), (old.marker, new.marker)):  # made, or else failed
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(made, target)
-                carried = True
+                return True
             except FileNotFoundError:
-                pass
-        return carried
+                if not made.exists():
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)  # the new key's folder is not there yet
+                os.rename(made, target)
+                return True
+        return False
 
     def _key(self, source: Source) -> str:
         return self._key_of(source.rel, source.mtime, source.size)

@@ -20,6 +20,7 @@ from services.database import write_transaction
 from services.gallery import tree_move
 from services.gallery.index import Indexer, Publish
 from services.gallery.keys import parent_of
+from services.video.renditions import Renditions
 
 TRASH_FOLDER = "trash"
 PURGE_JOB = "trash-purge"
@@ -92,8 +93,10 @@ def _carry_files(caches: Sequence[Cache], moved: list[tree_move.MovedFile]) -> N
     """Best effort: what cannot be carried (a cache folder not writable) is made again when asked for."""
     try:
         for cache in caches:
+            videos_only = isinstance(cache, Renditions)
             for file in moved:
-                cache.carry(file.old, file.new, file.mtime, file.size)
+                if file.kind == "video" or not videos_only:
+                    cache.carry(file.old, file.new, file.mtime, file.size)
     except OSError as exc:
         log.warning("renamed album: its thumbnails or renditions could not all be kept (%s); they are made again", exc)
 
