@@ -28,6 +28,7 @@ WORKLOADS = (
     Workload("browser", "10 Browser (issue 20)", "bench.browser"),
     Workload("zip", "11 Zip (issue 22)", "bench.zips"),
     Workload("scale", "12 Scale (issue 24)", "bench.scale", default=False),
+    Workload("albums", "13 Albums and video (issue 23)", "bench.albums_video"),
 )
 
 
