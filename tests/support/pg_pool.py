@@ -7,6 +7,7 @@ schema exactly (a test that changed a table, an index, a trigger or a function g
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import psycopg2
@@ -35,6 +36,7 @@ _WRITTEN_SQL = ("SELECT quote_ident(relname) FROM pg_class WHERE relnamespace = 
                 "AND relkind = 'r' AND pg_relation_size(oid) > 0")
 _FORGET_STATISTICS_SQL = ("DELETE FROM pg_statistic WHERE starelid IN "
                           "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)")
+SESSIONS_END_S = 10.0  # a failsafe; then the rename or drop fails and names the session left
 MAX_GROWTH = 4  # a database this many times the template's size (bloated by a big test) is dropped, not reused
 
 
@@ -69,13 +71,31 @@ class PgPool:
     def give_back(self, url: str) -> None:
         """Set the database back as the template left it and keep it for a later test, or drop it."""
         name = url.rsplit("/", 1)[1]
-        self._admin(f"SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = '{name}'")
+        self._end_sessions(name)
         if self._reset(url):
+            self._end_sessions(name)
             spare = "spare_" + uuid.uuid4().hex[:12]
             self._admin(f'ALTER DATABASE "{name}" RENAME TO "{spare}"')
             self.free.append(spare)
         else:
             self._admin(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    def _end_sessions(self, name: str) -> None:
+        """End the sessions the test left on the database (its pooled connections) and wait until they are gone:
+        a rename needs none. pg_terminate_backend's own wait polls every 100 ms; this one every 2 ms."""
+        conn = _connect(f"{self.admin_url}/postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                deadline = time.monotonic() + SESSIONS_END_S
+                while True:
+                    cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                                (name,))
+                    if not cur.fetchone()[0] or time.monotonic() > deadline:
+                        return
+                    time.sleep(0.002)
+        finally:
+            conn.close()
 
     def _reset(self, url: str) -> bool:
         conn = _connect(url)
