@@ -3,9 +3,12 @@ and checks of HLS renditions with ffprobe."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 ENCODERS = {"hevc": ["-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1"],
@@ -20,6 +23,7 @@ def tool(name: str) -> str:
     return found
 
 
+@functools.cache
 def hevc_codec() -> str:
     """HEVC when this ffmpeg can encode it, else MPEG-4 Part 2: both need a rendition."""
     encoders = subprocess.run([tool("ffmpeg"), "-hide_banner", "-encoders"], capture_output=True, text=True,
@@ -29,8 +33,32 @@ def hevc_codec() -> str:
 
 def make(path: Path, codec: str = "hevc", seconds: float = 2, size: tuple[int, int] = (320, 240),
          audio: str | None = "aac", rotate: int | None = None, fmt: str | None = None) -> Path:
-    """A test pattern (with a tone when `audio`) at `path`, `codec` as in ENCODERS."""
+    """A test pattern (with a tone when `audio`) at `path`, `codec` as in ENCODERS. Encoded once per test process
+    for each set of arguments, then copied (a new file, with its own mtime; the same bytes): the encoding was a
+    second of CPU per video test."""
+    key = (codec, seconds, size, audio, rotate, fmt, path.suffix.lower())
+    made = _made.get(key)
+    if made is None or not made.exists():
+        made = _cache_dir() / f"{len(_made)}{path.suffix}"
+        _encode(made, codec, seconds, size, audio, rotate, fmt)
+        _made[key] = made
     path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(made, path)
+    return path
+
+
+_made: dict[tuple, Path] = {}
+
+
+@functools.cache
+def _cache_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="photonix-test-videos-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _encode(path: Path, codec: str, seconds: float, size: tuple[int, int], audio: str | None, rotate: int | None,
+            fmt: str | None) -> None:
     command = [tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
                f"testsrc=duration={seconds}:size={size[0]}x{size[1]}:rate=15"]
     if audio:
@@ -43,7 +71,6 @@ def make(path: Path, codec: str = "hevc", seconds: float = 2, size: tuple[int, i
         subprocess.run([tool("ffmpeg"), "-nostdin", "-v", "error", "-y", "-i", str(target), "-c", "copy",
                         "-metadata:s:v:0", f"rotate={rotate}", str(path)], check=True, timeout=120)
         target.unlink()
-    return path
 
 
 def probe(path: Path) -> dict:
